@@ -1,0 +1,21 @@
+# Thin shortcuts over scripts/ and the CMake presets.
+.PHONY: setup build run test asan tsan bench format clean
+
+setup:
+	scripts/setup
+build:
+	scripts/build release
+run:
+	scripts/run
+test:
+	scripts/test
+asan:
+	scripts/build asan && ctest --test-dir build/asan --output-on-failure
+tsan:
+	scripts/build tsan && ctest --test-dir build/tsan --output-on-failure
+bench: build
+	build/release/bench/ingest_bench --events 10000000
+format:
+	find src tests bench -name '*.cpp' -o -name '*.hpp' | xargs clang-format -i
+clean:
+	rm -rf build

@@ -1,0 +1,55 @@
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "adapters/chdb/chdb_library.hpp"
+#include "app/ports/event_store.hpp"
+#include "base/clock.hpp"
+
+namespace adapters::chdb {
+
+/// EventStore on the embedded ClickHouse engine (chDB) under one data directory. One writer
+/// connection for Append, one reader connection for everything else, so reads never wait for
+/// an insert. Rows are streamed in RowBinary (never inline SQL data). Thread-safe.
+class ChdbEventStore final : public app::EventStore {
+ public:
+  struct Options {
+    std::string library_path;
+    std::string data_dir;  ///< the engine's --path
+    std::string database = "analytics";
+  };
+
+  static base::Result<std::unique_ptr<ChdbEventStore>> Open(const Options& options,
+                                                            const base::Clock& clock);
+  ~ChdbEventStore() override;
+
+  base::Status Migrate() override;
+  base::Status Ping() override;
+  base::Status Append(std::span<const domain::Event> events) override;
+  base::Result<std::vector<app::StoredId>> RecentEventIds(base::TimePoint since) override;
+  base::Result<app::EventCounts> CountEvents() override;
+  base::Result<std::vector<domain::Event>> ReadEvents(std::size_t limit) override;
+  void Close() override;
+
+  /// Runs a read-only statement on the reader connection (benchmarks, diagnostics).
+  base::Result<std::string> Query(std::string_view sql, std::string_view format);
+  /// Streams ready-made RowBinary rows into `events` (benchmark baseline).
+  base::Status AppendRowBinary(std::string_view rows);
+  std::string EngineVersion() const { return library_->Version(); }
+
+ private:
+  ChdbEventStore(Options options, const base::Clock& clock, std::shared_ptr<ChdbLibrary> library,
+                 std::unique_ptr<ChdbConnection> writer, std::unique_ptr<ChdbConnection> reader);
+
+  Options options_;
+  const base::Clock& clock_;
+  std::shared_ptr<ChdbLibrary> library_;
+  std::unique_ptr<ChdbConnection> writer_;
+  std::unique_ptr<ChdbConnection> reader_;
+  std::atomic<bool> migrated_{false};
+  std::string insert_sql_;
+};
+
+}  // namespace adapters::chdb

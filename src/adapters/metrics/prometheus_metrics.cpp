@@ -1,0 +1,127 @@
+#include "adapters/metrics/prometheus_metrics.hpp"
+
+#include <prometheus/text_serializer.h>
+
+namespace adapters::metrics {
+namespace {
+
+std::string CacheKey(const void* family, const std::map<std::string, std::string>& labels) {
+  std::string key = std::to_string(reinterpret_cast<std::uintptr_t>(family));
+  for (const auto& [k, v] : labels) key += "\x1f" + k + "=" + v;
+  return key;
+}
+
+}  // namespace
+
+PrometheusMetrics::PrometheusMetrics()
+    : registry_(std::make_shared<prometheus::Registry>()),
+      received_(prometheus::BuildCounter()
+                    .Name("analytics_events_received_total")
+                    .Help("Events received, by source (http, amqp)")
+                    .Register(*registry_)),
+      rejected_(prometheus::BuildCounter()
+                    .Name("analytics_events_rejected_total")
+                    .Help("Events refused by validation, by source and reason")
+                    .Register(*registry_)),
+      stored_(prometheus::BuildCounter()
+                  .Name("analytics_events_stored_total")
+                  .Help("Events durably stored")
+                  .Register(*registry_)
+                  .Add({})),
+      duplicates_(prometheus::BuildCounter()
+                      .Name("analytics_events_duplicate_total")
+                      .Help("Redelivered copies of already stored events, dropped")
+                      .Register(*registry_)
+                      .Add({})),
+      batch_failures_(prometheus::BuildCounter()
+                          .Name("analytics_storage_batch_failures_total")
+                          .Help("Storage inserts that failed (their events were not acknowledged)")
+                          .Register(*registry_)
+                          .Add({})),
+      batch_size_(prometheus::BuildHistogram()
+                      .Name("analytics_storage_batch_events")
+                      .Help("Events per storage insert")
+                      .Register(*registry_)
+                      .Add({}, prometheus::Histogram::BucketBoundaries{1, 10, 100, 1000, 5000,
+                                                                       10000, 50000, 100000})),
+      insert_seconds_(prometheus::BuildHistogram()
+                          .Name("analytics_storage_insert_seconds")
+                          .Help("Latency of one storage insert")
+                          .Register(*registry_)
+                          .Add({}, prometheus::Histogram::BucketBoundaries{
+                                       0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+                                       5})),
+      pending_(prometheus::BuildGauge()
+                   .Name("analytics_ingest_pending_events")
+                   .Help("Events accepted for storage and not yet written")
+                   .Register(*registry_)
+                   .Add({})),
+      requests_(prometheus::BuildCounter()
+                    .Name("analytics_http_requests_total")
+                    .Help("HTTP requests, by route and status")
+                    .Register(*registry_)),
+      request_seconds_(prometheus::BuildHistogram()
+                           .Name("analytics_http_request_seconds")
+                           .Help("HTTP request latency, by route")
+                           .Register(*registry_)) {}
+
+prometheus::Counter& PrometheusMetrics::Labeled(prometheus::Family<prometheus::Counter>& family,
+                                                const std::map<std::string, std::string>& labels) {
+  const auto key = CacheKey(&family, labels);
+  std::lock_guard lock(mutex_);
+  auto it = counter_cache_.find(key);
+  if (it == counter_cache_.end()) it = counter_cache_.emplace(key, &family.Add(labels)).first;
+  return *it->second;
+}
+
+void PrometheusMetrics::EventsReceived(std::string_view source, std::size_t n) {
+  Labeled(received_, {{"source", std::string(source)}}).Increment(static_cast<double>(n));
+}
+
+void PrometheusMetrics::EventRejected(std::string_view source, std::string_view reason) {
+  Labeled(rejected_, {{"source", std::string(source)}, {"reason", std::string(reason)}})
+      .Increment();
+}
+
+void PrometheusMetrics::EventsDuplicate(std::size_t n) {
+  duplicates_.Increment(static_cast<double>(n));
+}
+
+void PrometheusMetrics::BatchStored(std::size_t events, std::chrono::duration<double> latency) {
+  stored_.Increment(static_cast<double>(events));
+  batch_size_.Observe(static_cast<double>(events));
+  insert_seconds_.Observe(latency.count());
+}
+
+void PrometheusMetrics::BatchFailed() { batch_failures_.Increment(); }
+
+void PrometheusMetrics::PendingEvents(std::size_t n) { pending_.Set(static_cast<double>(n)); }
+
+void PrometheusMetrics::RequestServed(std::string_view route, int status,
+                                      std::chrono::duration<double> latency) {
+  Labeled(requests_, {{"route", std::string(route)}, {"status", std::to_string(status)}})
+      .Increment();
+  const std::map<std::string, std::string> labels{{"route", std::string(route)}};
+  const auto key = CacheKey(&request_seconds_, labels);
+  prometheus::Histogram* h = nullptr;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = histogram_cache_.find(key);
+    if (it == histogram_cache_.end()) {
+      it = histogram_cache_
+               .emplace(key, &request_seconds_.Add(
+                                 labels, prometheus::Histogram::BucketBoundaries{
+                                             0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                             1, 2.5, 5}))
+               .first;
+    }
+    h = it->second;
+  }
+  h->Observe(latency.count());
+}
+
+std::string PrometheusMetrics::Render() const {
+  return prometheus::TextSerializer().Serialize(registry_->Collect());
+}
+
+}  // namespace adapters::metrics

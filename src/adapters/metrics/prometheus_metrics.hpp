@@ -1,0 +1,57 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include "app/ports/http_metrics.hpp"
+#include "app/ports/ingest_metrics.hpp"
+
+namespace adapters::metrics {
+
+/// Both metric ports on one prometheus-cpp registry. Thread-safe (prometheus-cpp metrics are
+/// atomic; label lookups are cached behind a mutex).
+class PrometheusMetrics final : public app::IngestMetrics, public app::HttpMetrics {
+ public:
+  PrometheusMetrics();
+
+  void EventsReceived(std::string_view source, std::size_t n) override;
+  void EventRejected(std::string_view source, std::string_view reason) override;
+  void EventsDuplicate(std::size_t n) override;
+  void BatchStored(std::size_t events, std::chrono::duration<double> latency) override;
+  void BatchFailed() override;
+  void PendingEvents(std::size_t n) override;
+
+  void RequestServed(std::string_view route, int status,
+                     std::chrono::duration<double> latency) override;
+  std::string Render() const override;
+
+ private:
+  prometheus::Counter& Labeled(prometheus::Family<prometheus::Counter>& family,
+                               const std::map<std::string, std::string>& labels);
+
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>& received_;
+  prometheus::Family<prometheus::Counter>& rejected_;
+  prometheus::Counter& stored_;
+  prometheus::Counter& duplicates_;
+  prometheus::Counter& batch_failures_;
+  prometheus::Histogram& batch_size_;
+  prometheus::Histogram& insert_seconds_;
+  prometheus::Gauge& pending_;
+  prometheus::Family<prometheus::Counter>& requests_;
+  prometheus::Family<prometheus::Histogram>& request_seconds_;
+
+  std::mutex mutex_;
+  std::map<std::string, prometheus::Counter*> counter_cache_;
+  std::map<std::string, prometheus::Histogram*> histogram_cache_;
+};
+
+}  // namespace adapters::metrics

@@ -1,0 +1,20 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+namespace app {
+
+/// Request accounting and the Prometheus text exposition, for the HTTP adapter. Thread-safe.
+class HttpMetrics {
+ public:
+  virtual ~HttpMetrics() = default;
+  /// `route` is the route pattern (bounded cardinality), never the raw target.
+  virtual void RequestServed(std::string_view route, int status,
+                             std::chrono::duration<double> latency) = 0;
+  /// Every metric of the process in the Prometheus text format 0.0.4.
+  virtual std::string Render() const = 0;
+};
+
+}  // namespace app

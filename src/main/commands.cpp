@@ -1,0 +1,259 @@
+#include "main/commands.hpp"
+
+#include <fmt/format.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "adapters/chdb/chdb_event_store.hpp"
+#include "adapters/crypto/hmac_pseudonymizer.hpp"
+#include "adapters/http/http_server.hpp"
+#include "adapters/http/service_routes.hpp"
+#include "adapters/logging/spdlog_sink.hpp"
+#include "adapters/metrics/prometheus_metrics.hpp"
+#include "app/ingest_service.hpp"
+#include "base/log.hpp"
+#include "domain/timestamp.hpp"
+#include "loadgen/generator.hpp"
+#include "loadgen/http_sender.hpp"
+
+namespace main_cmd {
+namespace {
+
+void ConfigureLogging(const config::Config& c) {
+  const auto format = c.log_format == "json" ? base::log::Format::kJson : base::log::Format::kText;
+  const auto level = c.log_level == "debug"  ? base::log::Level::kDebug
+                     : c.log_level == "warn" ? base::log::Level::kWarn
+                     : c.log_level == "error" ? base::log::Level::kError
+                                              : base::log::Level::kInfo;
+  base::log::Configure(adapters::logging::MakeSpdlogSink(format), level, format);
+}
+
+base::Result<std::unique_ptr<adapters::chdb::ChdbEventStore>> OpenStore(const config::Config& c,
+                                                                        const base::Clock& clock) {
+  adapters::chdb::ChdbEventStore::Options options;
+  options.library_path = c.chdb_lib_path;
+  options.data_dir = (std::filesystem::path(c.data_dir) / "clickhouse").string();
+  options.database = c.clickhouse_db;
+  return adapters::chdb::ChdbEventStore::Open(options, clock);
+}
+
+domain::DecodeLimits LimitsOf(const config::Config& c) {
+  domain::DecodeLimits limits;
+  limits.max_batch_events = c.max_batch_events;
+  limits.max_event_bytes = c.max_event_bytes;
+  limits.max_future_skew = c.max_future_skew;
+  return limits;
+}
+
+/// Blocks SIGTERM/SIGINT in this thread and every thread started after it, so that only
+/// `WaitForStopSignal` sees them.
+sigset_t BlockStopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  return set;
+}
+
+int WaitForStopSignal(const sigset_t& set) {
+  int sig = 0;
+  sigwait(&set, &sig);
+  return sig;
+}
+
+}  // namespace
+
+int RunServe(const config::Config& c) {
+  const sigset_t stop_signals = BlockStopSignals();
+  ConfigureLogging(c);
+  if (c.pseudonymization_key_is_default) {
+    base::log::Warn("config.default_pseudonymization_key",
+                    {{"hint", "set PSEUDONYMIZATION_KEY; ANALYTICS_ENV=production refuses to start without it"}});
+  }
+  base::SystemClock clock;
+  auto store = OpenStore(c, clock);
+  if (!store) {
+    base::log::Error("service.start_failed", {{"error", store.error().message}});
+    return 1;
+  }
+  if (auto s = (*store)->Migrate(); !s) {
+    base::log::Error("service.start_failed", {{"error", s.error().message}});
+    return 1;
+  }
+  adapters::metrics::PrometheusMetrics metrics;
+  adapters::crypto::HmacPseudonymizer pseudonymizer(c.pseudonymization_key);
+  app::IngestService::Options ingest_options;
+  ingest_options.max_batch_events = c.store_batch_events;
+  ingest_options.max_delay = c.store_batch_delay;
+  ingest_options.max_pending_events = c.max_pending_events;
+  ingest_options.dedup_horizon = c.dedup_horizon;
+  ingest_options.dedup_max_ids = c.dedup_max_ids;
+  app::IngestService ingest(**store, pseudonymizer, clock, metrics, ingest_options);
+  if (auto s = ingest.Start(); !s) {
+    base::log::Error("service.start_failed", {{"error", s.error().message}});
+    return 1;
+  }
+
+  adapters::http::HttpServer::Options http_options;
+  http_options.host = c.host;
+  http_options.port = c.port;
+  http_options.threads = c.http_threads;
+  http_options.max_body_bytes = c.max_body_bytes;
+  adapters::http::HttpServer server(http_options);
+  server.SetObserver([&metrics](const std::string& route, int status,
+                                std::chrono::duration<double> latency) {
+    metrics.RequestServed(route, status, latency);
+    if (status >= 500) base::log::Warn("http.server_error", {{"route", route}, {"status", status}});
+  });
+  adapters::http::AddIngestRoutes(server, ingest, LimitsOf(c), clock);
+  auto* store_ptr = store->get();
+  adapters::http::AddEventStatsRoute(server, *store_ptr);
+  adapters::http::AddOperationsRoutes(
+      server, {{"storage", [store_ptr] { return store_ptr->Ping(); }}}, metrics);
+  if (auto s = server.Listen(); !s) {
+    base::log::Error("service.start_failed", {{"error", s.error().message}});
+    ingest.Stop();
+    (*store)->Close();
+    return 1;
+  }
+  server.Start();
+  base::log::Info("service.started", {{"host", c.host},
+                                      {"port", server.Port()},
+                                      {"storage", c.storage},
+                                      {"data_dir", c.data_dir},
+                                      {"environment", c.environment}});
+
+  const int sig = WaitForStopSignal(stop_signals);
+  base::log::Info("service.stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  server.StopAccepting();
+  ingest.Stop();  // stores what was received; its callbacks answer the waiting requests
+  server.Shutdown(std::chrono::seconds(10));
+  (*store)->Close();
+  store->reset();
+  adapters::chdb::ShutdownEngine();
+  base::log::Info("service.stopped");
+  return 0;
+}
+
+int RunMigrate(const config::Config& c) {
+  ConfigureLogging(c);
+  base::SystemClock clock;
+  auto store = OpenStore(c, clock);
+  if (!store) {
+    base::log::Error("migrate.failed", {{"error", store.error().message}});
+    return 1;
+  }
+  const auto s = (*store)->Migrate();
+  (*store)->Close();
+  store->reset();
+  adapters::chdb::ShutdownEngine();
+  if (!s) {
+    base::log::Error("migrate.failed", {{"error", s.error().message}});
+    return 1;
+  }
+  return 0;
+}
+
+int RunLoadgen(const LoadgenOptions& o) {
+  base::log::Configure(adapters::logging::MakeSpdlogSink(base::log::Format::kText),
+                       base::log::Level::kInfo, base::log::Format::kText);
+  loadgen::Scenario scenario;
+  scenario.seed = o.seed;
+  scenario.users = o.users;
+  scenario.end = base::SystemClock().Now();
+  if (!o.end.empty()) {
+    auto end = domain::ParseIsoDateTime(o.end);
+    if (!end) {
+      std::cerr << "loadgen: --end must be ISO 8601 with an offset, e.g. 2026-01-31T00:00:00Z\n";
+      return 2;
+    }
+    scenario.end = *end;
+  }
+  scenario.start = scenario.end - std::chrono::days(o.days);
+  scenario.max_events = o.max_events;
+  scenario.duplicate_rate = o.duplicate_rate;
+  scenario.invalid_rate = o.invalid_rate;
+  scenario.with_ids = !o.no_ids;
+
+  const auto gen_started = std::chrono::steady_clock::now();
+  std::vector<std::string> bodies;
+  std::string current;
+  int in_current = 0;
+  std::uint64_t generated = 0;
+  std::FILE* out = nullptr;
+  if (!o.out.empty()) {
+    out = o.out == "-" ? stdout : std::fopen(o.out.c_str(), "w");
+    if (out == nullptr) {
+      std::cerr << "loadgen: cannot write " << o.out << "\n";
+      return 1;
+    }
+  }
+  loadgen::Generator generator(scenario);
+  generator.Generate([&](loadgen::GeneratedEvent&& e) {
+    ++generated;
+    if (out != nullptr) {
+      std::fwrite(e.json.data(), 1, e.json.size(), out);
+      std::fputc('\n', out);
+      return;
+    }
+    current += e.json;
+    current.push_back('\n');
+    if (++in_current >= o.batch) {
+      bodies.push_back(std::move(current));
+      current.clear();
+      in_current = 0;
+    }
+  });
+  if (!current.empty()) bodies.push_back(std::move(current));
+  const double gen_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - gen_started).count();
+  base::log::Info("loadgen.generated", {{"events", generated},
+                                        {"users", o.users},
+                                        {"days", o.days},
+                                        {"seconds", gen_seconds}});
+  if (out != nullptr) {
+    if (out != stdout) std::fclose(out);
+    return 0;
+  }
+
+  auto target = loadgen::ParseHttpUrl(o.url);
+  if (!target) {
+    std::cerr << "loadgen: " << target.error().message << "\n";
+    return 2;
+  }
+  const std::uint64_t total_requests = bodies.size();
+  auto last_report = std::chrono::steady_clock::now();
+  std::mutex report_mutex;
+  auto stats = loadgen::SendBatches(
+      target->first, target->second, bodies, o.connections, [&](std::uint64_t done) {
+        std::lock_guard lock(report_mutex);
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_report < std::chrono::seconds(1) && done != total_requests) return;
+        last_report = now;
+        base::log::Info("loadgen.progress", {{"requests", done},
+                                             {"of", total_requests},
+                                             {"percent", 100.0 * static_cast<double>(done) /
+                                                             static_cast<double>(total_requests)}});
+      });
+  if (!stats) {
+    base::log::Error("loadgen.failed", {{"error", stats.error().message}});
+    return 1;
+  }
+  base::log::Info("loadgen.done", {{"events", generated},
+                                   {"stored", stats->stored},
+                                   {"duplicates", stats->duplicates},
+                                   {"rejected", stats->rejected},
+                                   {"requests", stats->requests},
+                                   {"retries", stats->retries},
+                                   {"seconds", stats->seconds},
+                                   {"events_per_s", static_cast<double>(generated) / stats->seconds}});
+  return 0;
+}
+
+}  // namespace main_cmd

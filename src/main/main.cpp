@@ -1,0 +1,62 @@
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+#include <map>
+
+#include "config/config.hpp"
+#include "main/commands.hpp"
+
+namespace {
+
+/// Adds one flag per declared config key to `command`, collecting what is given in `overrides`.
+void AddConfigFlags(CLI::App& command, std::map<std::string, std::string>& overrides) {
+  for (const auto& key : config::Keys()) {
+    const std::string help = key.description + " [env " + key.env + ", default '" +
+                             (key.secret ? std::string("<secret>") : key.default_value) + "']";
+    command.add_option_function<std::string>(
+        "--" + key.flag, [&overrides, env = key.env](const std::string& v) { overrides[env] = v; },
+        help);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"analytics-service: events from the platform into ClickHouse, analytics out over HTTP.\n"
+               "Settings come from environment variables; a flag overrides its variable."};
+  app.require_subcommand(0, 1);
+  std::map<std::string, std::string> overrides;
+
+  auto* serve = app.add_subcommand("serve", "run the HTTP service (the default)");
+  AddConfigFlags(*serve, overrides);
+  auto* migrate = app.add_subcommand("migrate", "apply pending storage migrations and exit");
+  AddConfigFlags(*migrate, overrides);
+
+  main_cmd::LoadgenOptions lg;
+  auto* loadgen = app.add_subcommand(
+      "loadgen", "simulate the platform's auth, chat and billing services and send their events");
+  loadgen->add_option("--url", lg.url, "service base URL")->capture_default_str();
+  loadgen->add_option("--seed", lg.seed, "random seed (same seed, same events)")->capture_default_str();
+  loadgen->add_option("--users", lg.users, "users signing up during the period")->capture_default_str();
+  loadgen->add_option("--days", lg.days, "length of the simulated period, ending at --end")->capture_default_str();
+  loadgen->add_option("--end", lg.end, "end of the period, ISO 8601 (default: now)");
+  loadgen->add_option("--events", lg.max_events, "stop after this many events (0: no limit)")->capture_default_str();
+  loadgen->add_option("--batch", lg.batch, "events per request")->capture_default_str();
+  loadgen->add_option("--connections", lg.connections, "parallel connections")->capture_default_str();
+  loadgen->add_option("--duplicates", lg.duplicate_rate, "fraction of events sent twice")->capture_default_str();
+  loadgen->add_option("--invalid", lg.invalid_rate, "fraction of malformed events mixed in")->capture_default_str();
+  loadgen->add_flag("--no-ids", lg.no_ids, "omit event ids (the service derives them)");
+  loadgen->add_option("--out", lg.out, "write NDJSON to this file ('-': stdout) instead of sending");
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (loadgen->parsed()) return main_cmd::RunLoadgen(lg);
+
+  auto cfg = config::Load(config::ProcessEnvironment(), overrides);
+  if (!cfg) {
+    std::cerr << "configuration error: " << cfg.error().message << "\n";
+    return 2;
+  }
+  if (migrate->parsed()) return main_cmd::RunMigrate(*cfg);
+  return main_cmd::RunServe(*cfg);
+}

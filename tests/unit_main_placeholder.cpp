@@ -1,0 +1,1 @@
+// Keeps the unit test target non-empty while test files are added.
