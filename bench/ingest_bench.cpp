@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
   CLI::App app{"ingest throughput: HTTP ingest vs raw engine inserts"};
   std::uint64_t events = 10'000'000;
   int batch = 10'000;
-  int connections = 4;
+  int connections = 16;
   std::uint64_t seed = 1;
   std::string work_dir = (std::filesystem::temp_directory_path() / "analytics-ingest-bench").string();
   app.add_option("--events", events, "events to generate")->capture_default_str();
@@ -66,7 +66,7 @@ int main(int argc, char** argv) {
   scenario.seed = seed;
   scenario.end = base::SystemClock().Now();
   scenario.start = scenario.end - std::chrono::days(90);
-  scenario.users = static_cast<int>(std::max<std::uint64_t>(10, events / 600));
+  scenario.users = static_cast<int>(std::max<std::uint64_t>(10, events / 150));  // ~180 events a user
   scenario.max_events = events;
   std::vector<std::string> bodies;
   std::string body;

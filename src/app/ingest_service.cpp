@@ -136,8 +136,12 @@ void IngestService::WriterLoop() {
 
 void IngestService::Flush(std::vector<Submission>& batch) {
   const auto started = std::chrono::steady_clock::now();
+  std::size_t submitted = 0;
+  for (const auto& s : batch) submitted += s.events.size();
   std::vector<domain::Event> rows;
   std::vector<domain::IdKey> keys;
+  rows.reserve(submitted);
+  keys.reserve(submitted);
   boost::unordered_flat_set<domain::IdKey, decltype([](domain::IdKey k) {
                               return static_cast<std::size_t>(k.lo);
                             })>

@@ -102,7 +102,7 @@ std::vector<Key> Declare() {
        DurationOf<seconds>("INGEST_MAX_FUTURE_SECONDS", &Config::max_future_skew, 0, 366LL * 86400)},
       {"STORE_BATCH_EVENTS", "store-batch-events", "100000", "most events in one storage insert", false,
        Integer<std::size_t>("STORE_BATCH_EVENTS", &Config::store_batch_events, 1, 10'000'000)},
-      {"STORE_BATCH_DELAY_MS", "store-batch-delay-ms", "5",
+      {"STORE_BATCH_DELAY_MS", "store-batch-delay-ms", "50",
        "how long a submission waits for others to share its insert", false,
        DurationOf<milliseconds>("STORE_BATCH_DELAY_MS", &Config::store_batch_delay, 0, 60'000)},
       {"INGEST_MAX_PENDING_EVENTS", "max-pending-events", "1000000",

@@ -2,8 +2,8 @@
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
+#include <simdjson.h>
 
-#include <boost/json.hpp>
 #include <algorithm>
 #include <cmath>
 #include <iterator>
@@ -12,7 +12,7 @@
 #include "domain/timestamp.hpp"
 
 namespace domain {
-namespace json = boost::json;
+namespace dom = simdjson::dom;
 namespace {
 
 constexpr std::size_t kMaxIdBytes = 256;
@@ -31,42 +31,41 @@ std::unexpected<Rejection> Reject(std::string_view code, std::string field, std:
 /// Reads the fields of `data`, recording the first problem met.
 class DataReader {
  public:
-  explicit DataReader(const json::object& data) : data_(data) {}
+  explicit DataReader(dom::object data) : data_(data) {}
 
   bool Failed() const { return failed_; }
   Rejection TakeRejection() { return std::move(rejection_); }
 
   /// Required unless `optional`; a present field of the wrong type is always an error.
   std::string String(std::string_view key, std::size_t max_bytes, bool optional = false) {
-    const json::value* v = Find(key, optional);
-    if (v == nullptr) return {};
-    const auto* s = v->if_string();
-    if (s == nullptr) {
+    const auto v = Find(key, optional);
+    if (!v) return {};
+    std::string_view s;
+    if (v->get_string().get(s) != simdjson::SUCCESS) {
       Fail(reason::kInvalidField, key, "must be a string");
       return {};
     }
-    if (s->empty() && !optional) {
+    if (s.empty() && !optional) {
       Fail(reason::kInvalidField, key, "must not be empty");
       return {};
     }
-    if (s->size() > max_bytes) {
+    if (s.size() > max_bytes) {
       Fail(reason::kInvalidField, key, fmt::format("is longer than {} bytes", max_bytes));
       return {};
     }
-    return std::string(s->data(), s->size());
+    return std::string(s);
   }
 
   std::optional<std::uint64_t> Unsigned(std::string_view key, std::uint64_t max, bool optional) {
-    const json::value* v = Find(key, optional);
-    if (v == nullptr) return std::nullopt;
+    const auto v = Find(key, optional);
+    if (!v) return std::nullopt;
     std::uint64_t out = 0;
-    if (v->is_int64() && v->get_int64() >= 0) {
-      out = static_cast<std::uint64_t>(v->get_int64());
-    } else if (v->is_uint64()) {
-      out = v->get_uint64();
-    } else if (v->is_double() && v->get_double() >= 0 && std::floor(v->get_double()) == v->get_double() &&
-               v->get_double() <= static_cast<double>(max)) {
-      out = static_cast<std::uint64_t>(v->get_double());
+    double d = 0;
+    if (v->get_uint64().get(out) == simdjson::SUCCESS) {
+      // an unsigned integer
+    } else if (v->is_double() && v->get_double().get(d) == simdjson::SUCCESS && d >= 0 &&
+               std::floor(d) == d && d <= static_cast<double>(max)) {
+      out = static_cast<std::uint64_t>(d);
     } else {
       Fail(reason::kInvalidField, key, "must be a non-negative integer");
       return std::nullopt;
@@ -80,19 +79,16 @@ class DataReader {
 
   /// A non-negative decimal (JSON number or numeric string) scaled to `digits` places.
   std::optional<std::int64_t> Decimal(std::string_view key, int digits, double max, bool optional) {
-    const json::value* v = Find(key, optional);
-    if (v == nullptr) return std::nullopt;
+    const auto v = Find(key, optional);
+    if (!v) return std::nullopt;
     std::int64_t scale = 1;
     for (int i = 0; i < digits; ++i) scale *= 10;
-    if (const auto* s = v->if_string()) return DecimalFromString(key, *s, digits, scale, max);
+    std::string_view text;
+    if (v->get_string().get(text) == simdjson::SUCCESS) {
+      return DecimalFromString(key, text, digits, scale, max);
+    }
     double d = 0;
-    if (v->is_int64()) {
-      d = static_cast<double>(v->get_int64());
-    } else if (v->is_uint64()) {
-      d = static_cast<double>(v->get_uint64());
-    } else if (v->is_double()) {
-      d = v->get_double();
-    } else {
+    if (!v->is_number() || v->get_double().get(d) != simdjson::SUCCESS) {
       Fail(reason::kInvalidField, key, "must be a number");
       return std::nullopt;
     }
@@ -103,12 +99,12 @@ class DataReader {
     return static_cast<std::int64_t>(std::llround(d * static_cast<double>(scale)));
   }
 
-  const json::value* Find(std::string_view key, bool optional) {
-    if (failed_) return nullptr;
-    const json::value* v = data_.if_contains(key);
-    if (v == nullptr || v->is_null()) {
+  std::optional<dom::element> Find(std::string_view key, bool optional) {
+    if (failed_) return std::nullopt;
+    dom::element v;
+    if (data_.at_key(key).get(v) != simdjson::SUCCESS || v.is_null()) {
       if (!optional) Fail(reason::kMissingField, key, "is required");
-      return nullptr;
+      return std::nullopt;
     }
     return v;
   }
@@ -158,32 +154,36 @@ class DataReader {
     return units;
   }
 
-  const json::object& data_;
+  dom::object data_;
   bool failed_ = false;
   Rejection rejection_;
 };
 
-std::expected<base::TimePoint, Rejection> ReadTimestamp(const json::value* v,
+std::expected<base::TimePoint, Rejection> ReadTimestamp(dom::object data,
                                                         const DecodeLimits& limits,
                                                         base::TimePoint now) {
-  if (v == nullptr || v->is_null()) {
+  dom::element v;
+  if (data.at_key("timestamp").get(v) != simdjson::SUCCESS || v.is_null()) {
     return Reject(reason::kMissingField, "data.timestamp", "data.timestamp is required");
   }
   std::optional<base::TimePoint> t;
-  if (const auto* s = v->if_string()) {
-    t = ParseIsoDateTime(std::string_view(s->data(), s->size()));
+  std::string_view text;
+  std::int64_t ms = 0;
+  double d = 0;
+  if (v.get_string().get(text) == simdjson::SUCCESS) {
+    t = ParseIsoDateTime(text);
     if (!t) {
       return Reject(reason::kInvalidTimestamp, "data.timestamp",
                     "data.timestamp must be ISO 8601 with an offset (2025-01-31T12:00:00Z) or "
                     "epoch milliseconds");
     }
-  } else if (v->is_int64() || v->is_uint64() ||
-             (v->is_double() && std::floor(v->get_double()) == v->get_double() &&
-              std::abs(v->get_double()) < 1e15)) {
-    const auto ms = v->is_int64()    ? v->get_int64()
-                    : v->is_uint64() ? static_cast<std::int64_t>(
-                                           std::min<std::uint64_t>(v->get_uint64(), 1ULL << 62))
-                                     : static_cast<std::int64_t>(v->get_double());
+  } else if (v.get_int64().get(ms) == simdjson::SUCCESS ||
+             (v.get_double().get(d) == simdjson::SUCCESS && std::floor(d) == d &&
+              std::abs(d) < 1e15 && (ms = static_cast<std::int64_t>(d), true))) {
+    // Beyond about year 33000 either way: keeps the arithmetic below far from overflow.
+    if (ms > 1'000'000'000'000'000 || ms < -1'000'000'000'000'000) {
+      return Reject(reason::kInvalidTimestamp, "data.timestamp", "data.timestamp is out of range");
+    }
     t = base::TimePoint(std::chrono::milliseconds(ms));
   } else {
     return Reject(reason::kInvalidTimestamp, "data.timestamp",
@@ -276,17 +276,17 @@ void ReadTypeFields(EventType type, DataReader& r, Event& e) {
 
 /// Size of an event's compact serialization (numbers counted at their longest), without
 /// serializing it: the per-event limit bounds content, not the sender's whitespace.
-std::size_t ApproxSize(const json::value& v) {
-  switch (v.kind()) {
-    case json::kind::string: return v.get_string().size() + 2;
-    case json::kind::object: {
+std::size_t ApproxSize(dom::element v) {
+  switch (v.type()) {
+    case dom::element_type::STRING: return std::string_view(v).size() + 2;
+    case dom::element_type::OBJECT: {
       std::size_t n = 2;
-      for (const auto& kv : v.get_object()) n += kv.key().size() + 4 + ApproxSize(kv.value());
+      for (const auto field : dom::object(v)) n += field.key.size() + 4 + ApproxSize(field.value);
       return n;
     }
-    case json::kind::array: {
+    case dom::element_type::ARRAY: {
       std::size_t n = 2;
-      for (const auto& e : v.get_array()) n += ApproxSize(e) + 1;
+      for (const auto e : dom::array(v)) n += ApproxSize(e) + 1;
       return n;
     }
     default: return 24;  // the longest compact rendering of a JSON number or literal
@@ -304,12 +304,34 @@ base::Error TooMany(const DecodeLimits& limits) {
                      fmt::format("a batch holds at most {} events", limits.max_batch_events), ""};
 }
 
+DecodeResult DecodeElement(dom::element value, std::size_t approx_bytes, const DecodeLimits& limits,
+                           base::TimePoint now);
+
+std::string JsonErrorMessage(simdjson::error_code error) {
+  return simdjson::error_message(error);
+}
+
+/// One parser per thread, reused: its buffers grow to the largest document seen and stay.
+dom::parser& ThreadParser() {
+  thread_local dom::parser parser;
+  return parser;
+}
+
+/// Parses `text`, a slice of a buffer that ends at `buffer_end`: the bytes after the slice are
+/// readable, so only a slice too near the end is copied to get simdjson's padding.
+simdjson::simdjson_result<dom::element> Parse(std::string_view text, const char* buffer_end) {
+  const bool padded = text.data() + text.size() + simdjson::SIMDJSON_PADDING <= buffer_end;
+  return ThreadParser().parse(text.data(), text.size(), !padded);
+}
+
 base::Result<std::vector<DecodeResult>> DecodeNdjson(std::string_view body,
                                                      const DecodeLimits& limits,
                                                      base::TimePoint now) {
   std::vector<DecodeResult> out;
-  json::monotonic_resource mr;
-  json::parse_options opts;
+  out.reserve(std::min<std::size_t>(
+      static_cast<std::size_t>(std::count(body.begin(), body.end(), '\n')) + 1,
+      limits.max_batch_events));
+  const char* end = body.data() + body.size();
   std::size_t pos = 0;
   while (pos <= body.size()) {
     std::size_t nl = body.find('\n', pos);
@@ -324,66 +346,75 @@ base::Result<std::vector<DecodeResult>> DecodeNdjson(std::string_view body,
                                        limits.max_event_bytes)));
       continue;
     }
-    boost::system::error_code ec;
-    const json::value v = json::parse(line, ec, &mr, opts);
-    if (ec) {
-      out.push_back(Reject(reason::kInvalidJson, "", fmt::format("line is not JSON: {}", ec.message())));
+    dom::element v;
+    if (const auto error = Parse(line, end).get(v); error != simdjson::SUCCESS) {
+      out.push_back(Reject(reason::kInvalidJson, "",
+                           fmt::format("line is not JSON: {}", JsonErrorMessage(error))));
       continue;
     }
-    out.push_back(DecodeEvent(v, line.size(), limits, now));
+    out.push_back(DecodeElement(v, line.size(), limits, now));
   }
   if (out.empty()) return base::Fail(base::Error::InvalidArgument("the body holds no events", "body"));
   return out;
 }
 
-}  // namespace
-
-DecodeResult DecodeEvent(const json::value& value, std::size_t approx_bytes,
-                         const DecodeLimits& limits, base::TimePoint now) {
+DecodeResult DecodeElement(dom::element value, std::size_t approx_bytes, const DecodeLimits& limits,
+                           base::TimePoint now) {
   if (approx_bytes > limits.max_event_bytes) {
     return Reject(reason::kEventTooLarge, "",
                   fmt::format("event is about {} bytes, the limit is {}", approx_bytes,
                               limits.max_event_bytes));
   }
-  const auto* obj = value.if_object();
-  if (obj == nullptr) return Reject(reason::kNotAnObject, "", "an event must be a JSON object");
+  dom::object obj;
+  if (value.get_object().get(obj) != simdjson::SUCCESS) {
+    return Reject(reason::kNotAnObject, "", "an event must be a JSON object");
+  }
 
   DecodedEvent out;
-  if (const auto* id = obj->if_contains("id"); id != nullptr && !id->is_null()) {
-    const auto* s = id->if_string();
-    if (s == nullptr || s->empty() || s->size() > kMaxIdBytes) {
+  dom::element id;
+  if (obj.at_key("id").get(id) == simdjson::SUCCESS && !id.is_null()) {
+    std::string_view text;
+    if (id.get_string().get(text) != simdjson::SUCCESS || text.empty() || text.size() > kMaxIdBytes) {
       return Reject(reason::kInvalidField, "id",
                     fmt::format("id must be a non-empty string of at most {} bytes", kMaxIdBytes));
     }
-    out.event.event_id.assign(s->data(), s->size());
+    out.event.event_id.assign(text);
     out.id_was_sent = true;
   }
-  const auto* type_value = obj->if_contains("type");
-  if (type_value == nullptr) return Reject(reason::kMissingField, "type", "type is required");
-  const auto* type_name = type_value->if_string();
-  if (type_name == nullptr) return Reject(reason::kInvalidField, "type", "type must be a string");
-  const auto type = ParseEventType(std::string_view(type_name->data(), type_name->size()));
+  dom::element type_value;
+  if (obj.at_key("type").get(type_value) != simdjson::SUCCESS || type_value.is_null()) {
+    return Reject(reason::kMissingField, "type", "type is required");
+  }
+  std::string_view type_name;
+  if (type_value.get_string().get(type_name) != simdjson::SUCCESS) {
+    return Reject(reason::kInvalidField, "type", "type must be a string");
+  }
+  const auto type = ParseEventType(type_name);
   if (!type) {
     return Reject(reason::kUnknownType, "type",
-                  fmt::format("unknown event type '{}'",
-                              std::string_view(type_name->data(),
-                                               std::min<std::size_t>(type_name->size(), 64))));
+                  fmt::format("unknown event type '{}'", type_name.substr(0, 64)));
   }
   out.event.type = *type;
-  const auto* data_value = obj->if_contains("data");
-  if (data_value == nullptr) return Reject(reason::kMissingField, "data", "data is required");
-  const auto* data = data_value->if_object();
-  if (data == nullptr) return Reject(reason::kInvalidField, "data", "data must be an object");
+  dom::element data_value;
+  if (obj.at_key("data").get(data_value) != simdjson::SUCCESS || data_value.is_null()) {
+    return Reject(reason::kMissingField, "data", "data is required");
+  }
+  dom::object data;
+  if (data_value.get_object().get(data) != simdjson::SUCCESS) {
+    return Reject(reason::kInvalidField, "data", "data must be an object");
+  }
 
-  auto ts = ReadTimestamp(data->if_contains("timestamp"), limits, now);
+  auto ts = ReadTimestamp(data, limits, now);
   if (!ts) return std::unexpected(std::move(ts.error()));
   out.event.timestamp = *ts;
 
-  DataReader reader(*data);
+  DataReader reader(data);
   ReadTypeFields(*type, reader, out.event);
   if (reader.Failed()) return std::unexpected(reader.TakeRejection());
   return out;
 }
+
+}  // namespace
 
 DecodeResult DecodeEventBytes(std::string_view bytes, const DecodeLimits& limits,
                               base::TimePoint now) {
@@ -392,11 +423,11 @@ DecodeResult DecodeEventBytes(std::string_view bytes, const DecodeLimits& limits
                   fmt::format("event is {} bytes, the limit is {}", bytes.size(),
                               limits.max_event_bytes));
   }
-  boost::system::error_code ec;
-  json::monotonic_resource mr;
-  const json::value v = json::parse(bytes, ec, &mr);
-  if (ec) return Reject(reason::kInvalidJson, "", fmt::format("not JSON: {}", ec.message()));
-  return DecodeEvent(v, bytes.size(), limits, now);
+  dom::element v;
+  if (const auto error = Parse(bytes, bytes.data() + bytes.size()).get(v); error != simdjson::SUCCESS) {
+    return Reject(reason::kInvalidJson, "", fmt::format("not JSON: {}", JsonErrorMessage(error)));
+  }
+  return DecodeElement(v, bytes.size(), limits, now);
 }
 
 base::Result<std::vector<DecodeResult>> DecodeBody(std::string_view body, BodyFormat format,
@@ -406,25 +437,25 @@ base::Result<std::vector<DecodeResult>> DecodeBody(std::string_view body, BodyFo
   if (trimmed.empty()) return base::Fail(base::Error::InvalidArgument("the body is empty", "body"));
   if (format == BodyFormat::kNdjson) return DecodeNdjson(trimmed, limits, now);
 
-  json::monotonic_resource mr;
-  boost::system::error_code ec;
-  json::value v = json::parse(trimmed, ec, &mr);
-  if (ec) {
+  dom::element v;
+  if (const auto error = Parse(trimmed, body.data() + body.size()).get(v); error != simdjson::SUCCESS) {
     // Several objects one per line, sent without an NDJSON content type.
     if (format == BodyFormat::kAuto && trimmed.front() == '{') return DecodeNdjson(trimmed, limits, now);
     return base::Fail(base::Error::InvalidArgument(
-        fmt::format("the body is not JSON ({}); send one event, an array, or NDJSON", ec.message()),
+        fmt::format("the body is not JSON ({}); send one event, an array, or NDJSON",
+                    JsonErrorMessage(error)),
         "body"));
   }
   std::vector<DecodeResult> out;
-  if (const auto* array = v.if_array()) {
-    if (array->empty()) return base::Fail(base::Error::InvalidArgument("the body holds no events", "body"));
-    if (array->size() > limits.max_batch_events) return base::Fail(TooMany(limits));
-    out.reserve(array->size());
-    for (const auto& item : *array) out.push_back(DecodeEvent(item, ApproxSize(item), limits, now));
+  dom::array array;
+  if (v.get_array().get(array) == simdjson::SUCCESS) {
+    if (array.size() == 0) return base::Fail(base::Error::InvalidArgument("the body holds no events", "body"));
+    if (array.size() > limits.max_batch_events) return base::Fail(TooMany(limits));
+    out.reserve(array.size());
+    for (const auto item : array) out.push_back(DecodeElement(item, ApproxSize(item), limits, now));
     return out;
   }
-  out.push_back(DecodeEvent(v, trimmed.size(), limits, now));
+  out.push_back(DecodeElement(v, trimmed.size(), limits, now));
   return out;
 }
 
@@ -460,7 +491,7 @@ std::string CanonicalForm(const Event& e) {
 }
 
 std::string TruncateIp(std::string_view ip) {
-  if (ip.empty() || ip.size() > 64) return {};
+  if (ip.empty() || ip.size() > 64 || ip.find('\0') != std::string_view::npos) return {};
   const std::string text(ip);
   unsigned char buf[16];
   char out[INET6_ADDRSTRLEN];

@@ -7,8 +7,6 @@
 #include <string_view>
 #include <vector>
 
-#include <boost/json/fwd.hpp>
-
 #include "base/clock.hpp"
 #include "base/result.hpp"
 #include "domain/event.hpp"
@@ -53,11 +51,8 @@ struct DecodedEvent {
 
 using DecodeResult = std::expected<DecodedEvent, Rejection>;
 
-/// Validates one parsed event object `{"id"?, "type", "data": {...}}`. Pure; never throws.
-DecodeResult DecodeEvent(const boost::json::value& value, std::size_t approx_bytes,
-                         const DecodeLimits& limits, base::TimePoint now);
-
-/// Parses and validates one serialized event (an AMQP message body, one NDJSON line).
+/// Parses and validates one serialized event `{"id"?, "type", "data": {...}}` (an AMQP message
+/// body, one NDJSON line). Pure apart from a per-thread parser; never throws.
 DecodeResult DecodeEventBytes(std::string_view bytes, const DecodeLimits& limits,
                               base::TimePoint now);
 

@@ -24,6 +24,11 @@ base::Result<std::unique_ptr<ChdbEventStore>> ChdbEventStore::Open(const Options
   if (!writer) return base::Fail(writer.error());
   auto reader = ChdbConnection::Open(*library, options.data_dir);
   if (!reader) return base::Fail(reader.error());
+  // Duplicates are dropped before the insert (ADR 0002), so the engine need not collapse them
+  // again while writing each part; this roughly doubles the insert rate of 100k-row batches.
+  if (auto r = (*writer)->Query("SET optimize_on_insert = 0", "TabSeparated"); !r) {
+    return base::Fail(r.error());
+  }
   base::log::Info("storage.opened", {{"engine", "chdb"},
                                      {"version", (*library)->Version()},
                                      {"path", options.data_dir}});

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "app/ports/pseudonymizer.hpp"
@@ -7,15 +8,18 @@
 namespace adapters::crypto {
 
 /// Pseudonymizer on OpenSSL: HMAC-SHA-256 under a secret key for identifiers (first 128 bits,
-/// hex), SHA-256 for derived event ids. Stateless after construction; thread-safe.
+/// hex), SHA-256 for derived event ids. The keyed inner and outer hash states are computed once,
+/// so a pseudonym costs two short SHA-256 runs. Immutable after construction; thread-safe.
 class HmacPseudonymizer final : public app::Pseudonymizer {
  public:
-  explicit HmacPseudonymizer(std::string key);
+  explicit HmacPseudonymizer(const std::string& key);
+  ~HmacPseudonymizer() override;
   std::string PseudonymizeId(std::string_view raw) const override;
   std::string DeriveEventId(std::string_view canonical) const override;
 
  private:
-  std::string key_;
+  struct State;
+  std::unique_ptr<State> state_;
 };
 
 }  // namespace adapters::crypto
