@@ -147,7 +147,7 @@ class DataReader {
     }
     for (int k = frac_digits; k < digits; ++k) frac *= 10;
     const std::int64_t units = whole * scale + frac;
-    if (static_cast<double>(units) > max * static_cast<double>(scale)) {
+    if (units > static_cast<std::int64_t>(max) * scale) {
       Fail(reason::kInvalidField, key, fmt::format("must be between 0 and {}", max));
       return std::nullopt;
     }
@@ -274,25 +274,6 @@ void ReadTypeFields(EventType type, DataReader& r, Event& e) {
   e.session_id = r.String("sessionId", kMaxIdBytes, /*optional=*/true);
 }
 
-/// Size of an event's compact serialization (numbers counted at their longest), without
-/// serializing it: the per-event limit bounds content, not the sender's whitespace.
-std::size_t ApproxSize(dom::element v) {
-  switch (v.type()) {
-    case dom::element_type::STRING: return std::string_view(v).size() + 2;
-    case dom::element_type::OBJECT: {
-      std::size_t n = 2;
-      for (const auto field : dom::object(v)) n += field.key.size() + 4 + ApproxSize(field.value);
-      return n;
-    }
-    case dom::element_type::ARRAY: {
-      std::size_t n = 2;
-      for (const auto e : dom::array(v)) n += ApproxSize(e) + 1;
-      return n;
-    }
-    default: return 24;  // the longest compact rendering of a JSON number or literal
-  }
-}
-
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) s.remove_suffix(1);
@@ -304,7 +285,7 @@ base::Error TooMany(const DecodeLimits& limits) {
                      fmt::format("a batch holds at most {} events", limits.max_batch_events), ""};
 }
 
-DecodeResult DecodeElement(dom::element value, std::size_t approx_bytes, const DecodeLimits& limits,
+DecodeResult DecodeElement(dom::element value, std::size_t bytes, const DecodeLimits& limits,
                            base::TimePoint now);
 
 std::string JsonErrorMessage(simdjson::error_code error) {
@@ -358,12 +339,89 @@ base::Result<std::vector<DecodeResult>> DecodeNdjson(std::string_view body,
   return out;
 }
 
-DecodeResult DecodeElement(dom::element value, std::size_t approx_bytes, const DecodeLimits& limits,
+/// The top-level elements of a JSON array, as text, without parsing them: each event of an
+/// array body is then parsed on its own, so one bad element (an out-of-range number, say)
+/// never takes the others down, and each one's size is exact. Nullopt if the brackets, quotes
+/// or commas of the array itself do not add up.
+std::optional<std::vector<std::string_view>> SplitArray(std::string_view text) {
+  if (text.size() < 2 || text.front() != '[' || text.back() != ']') return std::nullopt;
+  std::vector<std::string_view> out;
+  int depth = 0;
+  bool in_string = false;
+  std::size_t start = 1;
+  for (std::size_t i = 1; i + 1 < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"': in_string = true; break;
+      case '[':
+      case '{': ++depth; break;
+      case ']':
+      case '}':
+        if (--depth < 0) return std::nullopt;
+        break;
+      case ',':
+        if (depth == 0) {
+          const auto element = Trim(text.substr(start, i - start));
+          if (element.empty()) return std::nullopt;
+          out.push_back(element);
+          start = i + 1;
+        }
+        break;
+      default: break;
+    }
+  }
+  if (in_string || depth != 0) return std::nullopt;
+  const auto last = Trim(text.substr(start, text.size() - 1 - start));
+  if (last.empty()) {
+    if (!out.empty()) return std::nullopt;  // a trailing comma
+  } else {
+    out.push_back(last);
+  }
+  return out;
+}
+
+base::Result<std::vector<DecodeResult>> DecodeArray(std::string_view text, const char* buffer_end,
+                                                    const DecodeLimits& limits, base::TimePoint now) {
+  const auto elements = SplitArray(text);
+  if (!elements) {
+    return base::Fail(base::Error::InvalidArgument(
+        "the body is not a well-formed JSON array; send one event, an array, or NDJSON", "body"));
+  }
+  if (elements->empty()) return base::Fail(base::Error::InvalidArgument("the body holds no events", "body"));
+  if (elements->size() > limits.max_batch_events) return base::Fail(TooMany(limits));
+  std::vector<DecodeResult> out;
+  out.reserve(elements->size());
+  for (const auto element : *elements) {
+    if (element.size() > limits.max_event_bytes) {
+      out.push_back(Reject(reason::kEventTooLarge, "",
+                           fmt::format("event is {} bytes, the limit is {}", element.size(),
+                                       limits.max_event_bytes)));
+      continue;
+    }
+    dom::element v;
+    if (const auto error = Parse(element, buffer_end).get(v); error != simdjson::SUCCESS) {
+      out.push_back(Reject(reason::kInvalidJson, "",
+                           fmt::format("element is not JSON: {}", JsonErrorMessage(error))));
+      continue;
+    }
+    out.push_back(DecodeElement(v, element.size(), limits, now));
+  }
+  return out;
+}
+
+DecodeResult DecodeElement(dom::element value, std::size_t bytes, const DecodeLimits& limits,
                            base::TimePoint now) {
-  if (approx_bytes > limits.max_event_bytes) {
+  if (bytes > limits.max_event_bytes) {
     return Reject(reason::kEventTooLarge, "",
-                  fmt::format("event is about {} bytes, the limit is {}", approx_bytes,
-                              limits.max_event_bytes));
+                  fmt::format("event is {} bytes, the limit is {}", bytes, limits.max_event_bytes));
   }
   dom::object obj;
   if (value.get_object().get(obj) != simdjson::SUCCESS) {
@@ -382,7 +440,7 @@ DecodeResult DecodeElement(dom::element value, std::size_t approx_bytes, const D
     out.id_was_sent = true;
   }
   dom::element type_value;
-  if (obj.at_key("type").get(type_value) != simdjson::SUCCESS || type_value.is_null()) {
+  if (obj.at_key("type").get(type_value) != simdjson::SUCCESS) {
     return Reject(reason::kMissingField, "type", "type is required");
   }
   std::string_view type_name;
@@ -396,7 +454,7 @@ DecodeResult DecodeElement(dom::element value, std::size_t approx_bytes, const D
   }
   out.event.type = *type;
   dom::element data_value;
-  if (obj.at_key("data").get(data_value) != simdjson::SUCCESS || data_value.is_null()) {
+  if (obj.at_key("data").get(data_value) != simdjson::SUCCESS) {
     return Reject(reason::kMissingField, "data", "data is required");
   }
   dom::object data;
@@ -437,6 +495,7 @@ base::Result<std::vector<DecodeResult>> DecodeBody(std::string_view body, BodyFo
   if (trimmed.empty()) return base::Fail(base::Error::InvalidArgument("the body is empty", "body"));
   if (format == BodyFormat::kNdjson) return DecodeNdjson(trimmed, limits, now);
 
+  if (trimmed.front() == '[') return DecodeArray(trimmed, body.data() + body.size(), limits, now);
   dom::element v;
   if (const auto error = Parse(trimmed, body.data() + body.size()).get(v); error != simdjson::SUCCESS) {
     // Several objects one per line, sent without an NDJSON content type.
@@ -447,14 +506,6 @@ base::Result<std::vector<DecodeResult>> DecodeBody(std::string_view body, BodyFo
         "body"));
   }
   std::vector<DecodeResult> out;
-  dom::array array;
-  if (v.get_array().get(array) == simdjson::SUCCESS) {
-    if (array.size() == 0) return base::Fail(base::Error::InvalidArgument("the body holds no events", "body"));
-    if (array.size() > limits.max_batch_events) return base::Fail(TooMany(limits));
-    out.reserve(array.size());
-    for (const auto item : array) out.push_back(DecodeElement(item, ApproxSize(item), limits, now));
-    return out;
-  }
   out.push_back(DecodeElement(v, trimmed.size(), limits, now));
   return out;
 }
