@@ -40,6 +40,17 @@ struct Config {
   std::chrono::milliseconds dedup_horizon{};
   std::size_t dedup_max_ids = 0;
 
+  std::string rabbitmq_url;  ///< empty: no queue consumer (HTTP ingest only)
+  std::string amqp_exchange;
+  std::string amqp_queue;
+  std::string amqp_dead_letter_exchange;
+  std::string amqp_dead_letter_queue;
+  std::string amqp_queue_type;
+  int amqp_delivery_limit = 0;
+  std::size_t amqp_batch_events = 0;
+  std::chrono::milliseconds amqp_batch_delay{};
+  std::chrono::milliseconds amqp_heartbeat{};
+
   std::string log_level;
   std::string log_format;
 };

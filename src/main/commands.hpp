@@ -27,9 +27,16 @@ struct LoadgenOptions {
   double invalid_rate = 0;
   bool no_ids = false;
   std::string out;  ///< write NDJSON here instead of sending ("-" = stdout)
+  std::string amqp_url;  ///< publish to RabbitMQ instead of HTTP
+  std::string exchange = "analytics.events";
+  std::size_t confirm_window = 1000;
 };
 
 /// Simulates the platform's services and sends the events over HTTP (or writes NDJSON).
 int RunLoadgen(const LoadgenOptions& options);
+
+/// `dead-letters list|replay`: shows dead-lettered messages with their reasons, or publishes
+/// them back to the events exchange after a fix.
+int RunDeadLetters(const config::Config& config, const std::string& action, std::size_t limit);
 
 }  // namespace main_cmd

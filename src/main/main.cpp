@@ -47,6 +47,17 @@ int main(int argc, char** argv) {
   loadgen->add_option("--invalid", lg.invalid_rate, "fraction of malformed events mixed in")->capture_default_str();
   loadgen->add_flag("--no-ids", lg.no_ids, "omit event ids (the service derives them)");
   loadgen->add_option("--out", lg.out, "write NDJSON to this file ('-': stdout) instead of sending");
+  loadgen->add_option("--amqp", lg.amqp_url, "publish to this RabbitMQ URL (amqp://...) instead of HTTP");
+  loadgen->add_option("--exchange", lg.exchange, "exchange to publish to")->capture_default_str();
+  loadgen->add_option("--confirm-window", lg.confirm_window, "unconfirmed publishes allowed at once")
+      ->capture_default_str();
+
+  std::string dl_action = "list";
+  std::size_t dl_limit = 100;
+  auto* dead = app.add_subcommand("dead-letters", "list or replay dead-lettered RabbitMQ messages");
+  dead->add_option("action", dl_action, "list | replay")->check(CLI::IsMember({"list", "replay"}));
+  dead->add_option("--limit", dl_limit, "at most this many messages")->capture_default_str();
+  AddConfigFlags(*dead, overrides);
 
   CLI11_PARSE(app, argc, argv);
 
@@ -58,5 +69,6 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (migrate->parsed()) return main_cmd::RunMigrate(*cfg);
+  if (dead->parsed()) return main_cmd::RunDeadLetters(*cfg, dl_action, dl_limit);
   return main_cmd::RunServe(*cfg);
 }

@@ -63,7 +63,61 @@ PrometheusMetrics::PrometheusMetrics()
       request_seconds_(prometheus::BuildHistogram()
                            .Name("analytics_http_request_seconds")
                            .Help("HTTP request latency, by route")
-                           .Register(*registry_)) {}
+                           .Register(*registry_)),
+      broker_connected_(prometheus::BuildGauge()
+                            .Name("analytics_amqp_connected")
+                            .Help("1 while the RabbitMQ consumer is connected")
+                            .Register(*registry_)
+                            .Add({})),
+      broker_reconnects_(prometheus::BuildCounter()
+                             .Name("analytics_amqp_reconnects_total")
+                             .Help("Reconnections to RabbitMQ after a lost connection")
+                             .Register(*registry_)
+                             .Add({})),
+      amqp_batches_(prometheus::BuildCounter()
+                        .Name("analytics_amqp_batches_total")
+                        .Help("Batches of messages stored and acknowledged")
+                        .Register(*registry_)
+                        .Add({})),
+      amqp_acked_(prometheus::BuildCounter()
+                      .Name("analytics_amqp_acked_messages_total")
+                      .Help("Messages acknowledged (stored, duplicates or dead-lettered)")
+                      .Register(*registry_)
+                      .Add({})),
+      dead_letters_(prometheus::BuildCounter()
+                        .Name("analytics_amqp_dead_letters_total")
+                        .Help("Messages sent to the dead-letter queue, by reason")
+                        .Register(*registry_)),
+      storage_retries_(prometheus::BuildCounter()
+                           .Name("analytics_amqp_storage_retries_total")
+                           .Help("Batches held unacked and retried because storage failed")
+                           .Register(*registry_)
+                           .Add({})),
+      queue_ready_(prometheus::BuildGauge()
+                       .Name("analytics_amqp_queue_ready_messages")
+                       .Help("Messages ready in the service's queue (consumer lag)")
+                       .Register(*registry_)
+                       .Add({})),
+      queue_unacked_(prometheus::BuildGauge()
+                         .Name("analytics_amqp_unacked_messages")
+                         .Help("Messages received and not yet acknowledged")
+                         .Register(*registry_)
+                         .Add({})) {}
+
+void PrometheusMetrics::BrokerConnected(bool connected) { broker_connected_.Set(connected ? 1 : 0); }
+void PrometheusMetrics::BrokerReconnect() { broker_reconnects_.Increment(); }
+void PrometheusMetrics::BatchAcked(std::size_t messages) {
+  amqp_batches_.Increment();
+  amqp_acked_.Increment(static_cast<double>(messages));
+}
+void PrometheusMetrics::DeadLettered(std::string_view reason) {
+  Labeled(dead_letters_, {{"reason", std::string(reason)}}).Increment();
+}
+void PrometheusMetrics::StorageRetry() { storage_retries_.Increment(); }
+void PrometheusMetrics::QueueDepth(std::uint64_t ready, std::uint64_t unacked) {
+  queue_ready_.Set(static_cast<double>(ready));
+  queue_unacked_.Set(static_cast<double>(unacked));
+}
 
 prometheus::Counter& PrometheusMetrics::Labeled(prometheus::Family<prometheus::Counter>& family,
                                                 const std::map<std::string, std::string>& labels) {

@@ -11,14 +11,17 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include "app/ports/consumer_metrics.hpp"
 #include "app/ports/http_metrics.hpp"
 #include "app/ports/ingest_metrics.hpp"
 
 namespace adapters::metrics {
 
-/// Both metric ports on one prometheus-cpp registry. Thread-safe (prometheus-cpp metrics are
+/// Every metric port on one prometheus-cpp registry. Thread-safe (prometheus-cpp metrics are
 /// atomic; label lookups are cached behind a mutex).
-class PrometheusMetrics final : public app::IngestMetrics, public app::HttpMetrics {
+class PrometheusMetrics final : public app::IngestMetrics,
+                                public app::HttpMetrics,
+                                public app::ConsumerMetrics {
  public:
   PrometheusMetrics();
 
@@ -32,6 +35,13 @@ class PrometheusMetrics final : public app::IngestMetrics, public app::HttpMetri
   void RequestServed(std::string_view route, int status,
                      std::chrono::duration<double> latency) override;
   std::string Render() const override;
+
+  void BrokerConnected(bool connected) override;
+  void BrokerReconnect() override;
+  void BatchAcked(std::size_t messages) override;
+  void DeadLettered(std::string_view reason) override;
+  void StorageRetry() override;
+  void QueueDepth(std::uint64_t ready, std::uint64_t unacked) override;
 
  private:
   prometheus::Counter& Labeled(prometheus::Family<prometheus::Counter>& family,
@@ -48,6 +58,14 @@ class PrometheusMetrics final : public app::IngestMetrics, public app::HttpMetri
   prometheus::Gauge& pending_;
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Family<prometheus::Histogram>& request_seconds_;
+  prometheus::Gauge& broker_connected_;
+  prometheus::Counter& broker_reconnects_;
+  prometheus::Counter& amqp_batches_;
+  prometheus::Counter& amqp_acked_;
+  prometheus::Family<prometheus::Counter>& dead_letters_;
+  prometheus::Counter& storage_retries_;
+  prometheus::Gauge& queue_ready_;
+  prometheus::Gauge& queue_unacked_;
 
   std::mutex mutex_;
   std::map<std::string, prometheus::Counter*> counter_cache_;

@@ -1,1 +1,0 @@
-// Keeps the unit test target non-empty while test files are added.
