@@ -84,7 +84,7 @@ int main(int argc, char** argv) {
   scenario.seed = 5;
   scenario.end = base::SystemClock().Now();
   scenario.start = scenario.end - std::chrono::days(30);
-  scenario.users = static_cast<int>(std::max<std::uint64_t>(10, events / 100));
+  scenario.users = static_cast<int>(std::max<std::uint64_t>(10, events / 60));  // ~150 events a user; cut at --events
   scenario.max_events = events;
   std::vector<Message> messages;
   loadgen::Generator(scenario).Generate([&](loadgen::GeneratedEvent&& e) {

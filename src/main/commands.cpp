@@ -347,6 +347,35 @@ int RunLoadgen(const LoadgenOptions& o) {
   return 0;
 }
 
+int RunPublish(const std::string& amqp_url, const std::string& exchange, std::size_t confirm_window,
+               const std::string& file) {
+  base::log::Configure(adapters::logging::MakeSpdlogSink(base::log::Format::kText),
+                       base::log::Level::kInfo, base::log::Format::kText);
+  std::ifstream in_file;
+  if (file != "-") {
+    in_file.open(file, std::ios::binary);
+    if (!in_file) {
+      std::cerr << "publish: cannot read " << file << "\n";
+      return 2;
+    }
+  }
+  std::istream& in = file == "-" ? std::cin : in_file;
+  std::vector<std::string> bodies(1);
+  std::string line;
+  std::uint64_t lines = 0;
+  while (std::getline(in, line)) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    bodies.back() += line;
+    bodies.back().push_back('\n');
+    ++lines;
+  }
+  LoadgenOptions o;
+  o.amqp_url = amqp_url;
+  o.exchange = exchange;
+  o.confirm_window = confirm_window;
+  return PublishGenerated(o, bodies, lines);
+}
+
 int RunDeadLetters(const config::Config& c, const std::string& action, std::size_t limit) {
   ConfigureLogging(c);
   if (c.rabbitmq_url.empty()) {

@@ -35,6 +35,11 @@ struct LoadgenOptions {
 /// Simulates the platform's services and sends the events over HTTP (or writes NDJSON).
 int RunLoadgen(const LoadgenOptions& options);
 
+/// Publishes the events of an NDJSON file ("-": standard input) to RabbitMQ, one message each
+/// (routing key = type, message id = event id), with publisher confirms.
+int RunPublish(const std::string& amqp_url, const std::string& exchange, std::size_t confirm_window,
+               const std::string& file);
+
 /// `dead-letters list|replay`: shows dead-lettered messages with their reasons, or publishes
 /// them back to the events exchange after a fix.
 int RunDeadLetters(const config::Config& config, const std::string& action, std::size_t limit);

@@ -52,6 +52,16 @@ int main(int argc, char** argv) {
   loadgen->add_option("--confirm-window", lg.confirm_window, "unconfirmed publishes allowed at once")
       ->capture_default_str();
 
+  std::string pub_url;
+  std::string pub_exchange = "analytics.events";
+  std::size_t pub_window = 1000;
+  std::string pub_file = "-";
+  auto* publish = app.add_subcommand("publish", "publish NDJSON events to RabbitMQ as the platform's services do");
+  publish->add_option("--amqp", pub_url, "RabbitMQ URL (amqp://user:password@host:port/vhost)")->required();
+  publish->add_option("--exchange", pub_exchange, "exchange")->capture_default_str();
+  publish->add_option("--confirm-window", pub_window, "unconfirmed publishes allowed at once")->capture_default_str();
+  publish->add_option("file", pub_file, "NDJSON file, '-' for standard input")->capture_default_str();
+
   std::string dl_action = "list";
   std::size_t dl_limit = 100;
   auto* dead = app.add_subcommand("dead-letters", "list or replay dead-lettered RabbitMQ messages");
@@ -62,6 +72,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   if (loadgen->parsed()) return main_cmd::RunLoadgen(lg);
+  if (publish->parsed()) return main_cmd::RunPublish(pub_url, pub_exchange, pub_window, pub_file);
 
   auto cfg = config::Load(config::ProcessEnvironment(), overrides);
   if (!cfg) {

@@ -11,9 +11,9 @@
 
 #include "adapters/amqp/amqp_publisher.hpp"
 #include "adapters/amqp/dead_letters.hpp"
-#include "adapters/chdb/chdb_event_store.hpp"
 #include "e2e/broker_process.hpp"
 #include "e2e/service_process.hpp"
+#include "e2e/stored_events.hpp"
 #include "loadgen/generator.hpp"
 
 namespace e2e {
@@ -63,28 +63,6 @@ bool Publish(const std::string& url, const Generated& g, std::size_t from = 0, s
   auto s = (*publisher)->WaitForConfirms(std::chrono::seconds(120));
   if (!s) ADD_FAILURE() << s.error().message;
   return s.has_value();
-}
-
-struct StoredCounts {
-  std::uint64_t rows = 0;
-  std::uint64_t distinct = 0;
-};
-
-/// Rows and distinct ids in the stopped service's storage.
-StoredCounts CountRows(const std::filesystem::path& data_dir) {
-  base::SystemClock clock;
-  adapters::chdb::ChdbEventStore::Options options;
-  options.library_path = ANALYTICS_TEST_CHDB_LIB;
-  options.data_dir = (data_dir / "clickhouse").string();
-  auto store = adapters::chdb::ChdbEventStore::Open(options, clock);
-  EXPECT_TRUE(store) << store.error().message;
-  if (!store) return {};
-  auto tsv = (*store)->Query("SELECT count(), uniqExact(event_id) FROM analytics.events", "TabSeparated");
-  (*store)->Close();
-  EXPECT_TRUE(tsv) << tsv.error().message;
-  StoredCounts c;
-  if (tsv) std::sscanf(tsv->c_str(), "%lu\t%lu", &c.rows, &c.distinct);
-  return c;
 }
 
 std::uint64_t StatsTotal(ServiceProcess& s) {
@@ -150,7 +128,7 @@ TEST_F(AmqpE2e, KilledRepeatedlyWhileConsumingStoresEveryEventExactlyOnce) {
   }
   ASSERT_TRUE(WaitDrained(*broker_, s, g.valid, seconds(300))) << "stats: " << StatsTotal(s);
   EXPECT_EQ(s.Stop(), 0);
-  const auto stored = CountRows(dir_);
+  const auto stored = CountStored(dir_);
   EXPECT_EQ(stored.distinct, g.valid);
   EXPECT_EQ(stored.rows, g.valid) << "a redelivered copy was stored twice";
 }
@@ -172,7 +150,7 @@ TEST_F(AmqpE2e, ReconnectsByItselfAfterABrokerRestart) {
   ASSERT_TRUE(ready);
   EXPECT_EQ(ready->status, 200) << ready->body;
   EXPECT_EQ(s.Stop(), 0);
-  EXPECT_EQ(CountRows(dir_).distinct, g.valid);
+  EXPECT_EQ(CountStored(dir_).distinct, g.valid);
 }
 
 TEST_F(AmqpE2e, StorageOutageDeadLettersNothingAndLosesNothing) {
@@ -217,7 +195,7 @@ TEST_F(AmqpE2e, StorageOutageDeadLettersNothingAndLosesNothing) {
   ASSERT_TRUE(WaitDrained(*broker_, s, g.valid, seconds(240))) << "stats: " << StatsTotal(s);
   EXPECT_EQ(broker_->QueueReady("analytics.events.dead"), 0) << "storage failures must not dead-letter";
   EXPECT_EQ(s.Stop(), 0);
-  EXPECT_EQ(CountRows(mount_point).distinct, g.valid);
+  EXPECT_EQ(CountStored(mount_point).distinct, g.valid);
 }
 
 TEST_F(AmqpE2e, PoisonMessagesAreDeadLetteredWithReasonsAndTheRestStored) {
@@ -257,7 +235,7 @@ TEST_F(AmqpE2e, PoisonMessagesAreDeadLetteredWithReasonsAndTheRestStored) {
   ASSERT_TRUE(metrics);
   EXPECT_NE(metrics->body.find("analytics_amqp_dead_letters_total{reason=\"invalid_json\"} 250"), std::string::npos);
   EXPECT_EQ(s.Stop(), 0);
-  EXPECT_EQ(CountRows(dir_).distinct, g.valid);
+  EXPECT_EQ(CountStored(dir_).distinct, g.valid);
 }
 
 }  // namespace

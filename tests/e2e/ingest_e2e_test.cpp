@@ -6,8 +6,8 @@
 #include <random>
 #include <thread>
 
-#include "adapters/chdb/chdb_event_store.hpp"
 #include "e2e/service_process.hpp"
+#include "e2e/stored_events.hpp"
 
 namespace e2e {
 namespace {
@@ -31,34 +31,6 @@ std::string Ndjson(const std::vector<std::string>& lines) {
 }
 
 json::object Parse(const std::string& body) { return json::parse(body).as_object(); }
-
-/// Opens the stopped service's storage and counts stored events (distinct ids).
-std::uint64_t CountStored(const std::filesystem::path& data_dir) {
-  base::SystemClock clock;
-  adapters::chdb::ChdbEventStore::Options options;
-  options.library_path = ANALYTICS_TEST_CHDB_LIB;
-  options.data_dir = (data_dir / "clickhouse").string();
-  auto store = adapters::chdb::ChdbEventStore::Open(options, clock);
-  EXPECT_TRUE(store) << store.error().message;
-  if (!store) return 0;
-  auto counts = (*store)->CountEvents();
-  (*store)->Close();
-  EXPECT_TRUE(counts) << counts.error().message;
-  return counts ? counts->total : 0;
-}
-
-std::vector<domain::Event> ReadStored(const std::filesystem::path& data_dir) {
-  base::SystemClock clock;
-  adapters::chdb::ChdbEventStore::Options options;
-  options.library_path = ANALYTICS_TEST_CHDB_LIB;
-  options.data_dir = (data_dir / "clickhouse").string();
-  auto store = adapters::chdb::ChdbEventStore::Open(options, clock);
-  EXPECT_TRUE(store) << store.error().message;
-  if (!store) return {};
-  auto events = (*store)->ReadEvents(1'000'000);
-  (*store)->Close();
-  return events ? *events : std::vector<domain::Event>{};
-}
 
 class IngestE2e : public testing::Test {
  protected:
@@ -123,7 +95,7 @@ TEST_F(IngestE2e, BadEventsAreReportedAndGoodOnesOfTheSameBatchStored) {
   EXPECT_EQ(errors[2].at("code").as_string(), "missing_field");
   EXPECT_EQ(errors[2].at("field").as_string(), "data.userId");
   EXPECT_EQ(s.Stop(), 0);
-  EXPECT_EQ(CountStored(dir_), 3u);
+  EXPECT_EQ(CountStored(dir_).distinct, 3u);
 }
 
 TEST_F(IngestE2e, AcceptsOneEventAJsonArrayAndNdjson) {
@@ -145,7 +117,7 @@ TEST_F(IngestE2e, AcceptsOneEventAJsonArrayAndNdjson) {
   EXPECT_EQ(d.at("events").as_array()[0].at("status").as_string(), "stored");
   EXPECT_EQ(d.at("events").as_array()[0].at("id").as_string(), "d-1");
   EXPECT_EQ(s.Stop(), 0);
-  EXPECT_EQ(CountStored(dir_), 6u);
+  EXPECT_EQ(CountStored(dir_).distinct, 6u);
 }
 
 TEST_F(IngestE2e, WhollyBadRequestsGetClearClientErrors) {
@@ -188,7 +160,7 @@ TEST_F(IngestE2e, WhollyBadRequestsGetClearClientErrors) {
   ASSERT_TRUE(good);
   EXPECT_EQ(good->status, 200);
   EXPECT_EQ(s.Stop(), 0);
-  EXPECT_EQ(CountStored(dir_), 1u);
+  EXPECT_EQ(CountStored(dir_).distinct, 1u);
 }
 
 TEST_F(IngestE2e, GarbageNeverCrashesTheService) {
@@ -238,7 +210,9 @@ TEST_F(IngestE2e, RedeliveredCopiesAreStoredOnceAcrossRestarts) {
   EXPECT_EQ(r.at("duplicates").as_int64(), 3) << after_restart->body;
   EXPECT_EQ(r.at("stored").as_int64(), 0);
   EXPECT_EQ(s.Stop(), 0);
-  EXPECT_EQ(CountStored(dir_), 3u);
+  const auto stored = CountStored(dir_);
+  EXPECT_EQ(stored.distinct, 3u);
+  EXPECT_EQ(stored.rows, 3u) << "a copy reached storage";
 }
 
 TEST_F(IngestE2e, SigtermAnswersAndStoresRequestsInFlight) {
@@ -257,7 +231,7 @@ TEST_F(IngestE2e, SigtermAnswersAndStoresRequestsInFlight) {
   ASSERT_TRUE(reply) << reply.error().message;
   EXPECT_EQ(reply->status, 200) << reply->body;
   EXPECT_EQ(Parse(reply->body).at("stored").as_int64(), 2000);
-  EXPECT_EQ(CountStored(dir_), 2000u);
+  EXPECT_EQ(CountStored(dir_).distinct, 2000u);
 }
 
 TEST_F(IngestE2e, KillNineLosesNoAcknowledgedEvent) {
@@ -291,7 +265,9 @@ TEST_F(IngestE2e, KillNineLosesNoAcknowledgedEvent) {
   EXPECT_GE(stats->duplicates, static_cast<std::uint64_t>(acked) * 500);
   EXPECT_EQ(stats->stored + stats->duplicates, 20'000u);
   EXPECT_EQ(s.Stop(), 0);
-  EXPECT_EQ(CountStored(dir_), 20'000u);
+  const auto stored = CountStored(dir_);
+  EXPECT_EQ(stored.distinct, 20'000u);
+  EXPECT_EQ(stored.rows, 20'000u) << "a resent copy reached storage";
 }
 
 TEST_F(IngestE2e, StoredRowsHoldNoPersonalData) {

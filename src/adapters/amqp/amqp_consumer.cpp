@@ -41,7 +41,7 @@ base::Status AmqpConsumer::Connect() {
   AmqpSession::Options so;
   so.url = options_.url;
   so.heartbeat = options_.heartbeat;
-  so.prefetch = static_cast<int>(options_.batch_events * 2);
+  so.prefetch = static_cast<int>(options_.batch_events * 3);
   auto session = AmqpSession::Open(so);
   if (!session) return base::Fail(session.error());
   if (auto s = (*session)->DeclareTopology(options_.topology); !s) return s;
@@ -60,7 +60,7 @@ base::Status AmqpConsumer::Connect() {
   metrics_.BrokerConnected(true);
   base::log::Info("amqp.consuming", {{"queue", options_.topology.queue},
                                      {"queue_type", options_.topology.queue_type},
-                                     {"prefetch", options_.batch_events * 2}});
+                                     {"prefetch", options_.batch_events * 3}});
   return {};
 }
 
@@ -68,6 +68,7 @@ void AmqpConsumer::Disconnect() {
   // Unacked messages go back to the queue when the channel closes; stored ones come back as
   // duplicates and are dropped, the rest are stored on redelivery.
   pending_.clear();
+  in_flight_.reset();
   if (session_ && !session_->Broken()) {
     amqp_basic_cancel(Conn(*session_), 1, amqp_empty_bytes);  // best effort
   }
@@ -130,7 +131,7 @@ base::Status AmqpConsumer::DeadLetter(const Message& m, const domain::Rejection&
                                 headers);
 }
 
-AmqpConsumer::FlushResult AmqpConsumer::Flush() {
+void AmqpConsumer::Submit() {
   const auto now = clock_.Now();
   std::vector<domain::DecodeResult> decoded;
   decoded.reserve(pending_.size());
@@ -143,24 +144,38 @@ AmqpConsumer::FlushResult AmqpConsumer::Flush() {
     }
     decoded.push_back(std::move(d));
   }
-  std::promise<base::Result<std::vector<app::EventResult>>> done;
-  auto future = done.get_future();
+  InFlight batch;
+  batch.messages = std::move(pending_);
+  pending_.clear();
+  batch.done = std::make_shared<std::promise<BatchOutcome>>();
+  batch.outcome = batch.done->get_future();
   ingest_.Ingest("amqp", std::move(decoded),
-                 [&done](base::Result<std::vector<app::EventResult>> r) { done.set_value(std::move(r)); });
-  const auto batch = future.get();
+                 [done = batch.done](BatchOutcome r) { done->set_value(std::move(r)); });
+  in_flight_ = std::move(batch);
+}
 
+AmqpConsumer::FlushResult AmqpConsumer::Complete() {
+  InFlight batch = std::move(*in_flight_);
+  in_flight_.reset();
+  const BatchOutcome outcome = batch.outcome.get();
+  auto& messages = batch.messages;
   std::size_t dead = 0;
-  for (std::size_t i = 0; i < pending_.size(); ++i) {
-    switch (app::DecideMessageAction(batch, i)) {
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    switch (app::DecideMessageAction(outcome, i)) {
       case app::MessageAction::kAck: break;
       case app::MessageAction::kHoldAndRetry:
         metrics_.StorageRetry();
-        base::log::Warn("amqp.storage_unavailable", {{"messages", pending_.size()},
-                                                     {"error", batch ? std::string("") : batch.error().message}});
+        base::log::Warn("amqp.storage_unavailable", {{"messages", messages.size()},
+                                                     {"error", outcome ? std::string("") : outcome.error().message}});
+        // Back in front of what arrived since, in delivery order, for the next attempt.
+        messages.insert(messages.end(), std::make_move_iterator(pending_.begin()),
+                        std::make_move_iterator(pending_.end()));
+        pending_ = std::move(messages);
+        first_pending_ = SteadyClock::now();
         return FlushResult::kStorageFailed;
       case app::MessageAction::kDeadLetter: {
-        const auto& why = (*batch)[i].rejection;
-        if (auto s = DeadLetter(pending_[i], why); !s) {
+        const auto& why = (*outcome)[i].rejection;
+        if (auto s = DeadLetter(messages[i], why); !s) {
           base::log::Warn("amqp.dead_letter_failed", {{"error", s.error().message}});
           return FlushResult::kBrokerFailed;
         }
@@ -176,13 +191,14 @@ AmqpConsumer::FlushResult AmqpConsumer::Flush() {
       return FlushResult::kBrokerFailed;
     }
   }
-  if (amqp_basic_ack(Conn(*session_), 1, pending_.back().tag, 1) != AMQP_STATUS_OK) {
+  // Everything delivered before this batch's last message is settled: earlier batches were
+  // acked in order, and what arrived since has later tags.
+  if (amqp_basic_ack(Conn(*session_), 1, messages.back().tag, 1) != AMQP_STATUS_OK) {
     session_->MarkBroken();
     return FlushResult::kBrokerFailed;
   }
-  metrics_.BatchAcked(pending_.size());
-  base::log::Debug("amqp.batch_acked", {{"messages", pending_.size()}, {"dead_lettered", dead}});
-  pending_.clear();
+  metrics_.BatchAcked(messages.size());
+  base::log::Debug("amqp.batch_acked", {{"messages", messages.size()}, {"dead_lettered", dead}});
   return FlushResult::kDone;
 }
 
@@ -191,7 +207,7 @@ void AmqpConsumer::ReportDepth() {
   last_depth_report_ = SteadyClock::now();
   // Asked on the dead-letter publisher's connection: no deliveries arrive there to interleave.
   if (auto counts = dead_letters_->session().QueueCounts(options_.topology.queue)) {
-    metrics_.QueueDepth(counts->first, pending_.size());
+    metrics_.QueueDepth(counts->first, pending_.size() + (in_flight_ ? in_flight_->messages.size() : 0));
   }
 }
 
@@ -215,39 +231,39 @@ void AmqpConsumer::Run() {
       ever_connected = true;
       connect_backoff = std::chrono::milliseconds(200);
     }
-    const bool full = pending_.size() >= options_.batch_events;
-    const bool due = !pending_.empty() && (full || stopping_ ||
-                                           SteadyClock::now() - first_pending_ >= options_.batch_delay);
-    if (due && SteadyClock::now() >= retry_at) {
-      switch (Flush()) {
-        case FlushResult::kDone:
-          storage_backoff = std::chrono::milliseconds(0);
-          break;
+    // Settle the batch in flight once storage answered (at once when stopping).
+    if (in_flight_ && (stopping_ || in_flight_->outcome.wait_for(std::chrono::seconds(0)) ==
+                                        std::future_status::ready)) {
+      switch (Complete()) {
+        case FlushResult::kDone: storage_backoff = std::chrono::milliseconds(0); break;
         case FlushResult::kStorageFailed:
           storage_backoff = std::min(std::max(storage_backoff * 2, std::chrono::milliseconds(100)), options_.max_backoff);
           retry_at = SteadyClock::now() + storage_backoff;
-          if (stopping_) {
-            base::log::Warn("amqp.stopping_with_unstored", {{"messages", pending_.size()}});
-            Disconnect();  // they stay in the broker for the next start
-          }
           break;
         case FlushResult::kBrokerFailed: Disconnect(); break;
       }
       continue;
     }
-    if (stopping_ && pending_.empty()) break;
-    if (stopping_ && SteadyClock::now() < retry_at) {
-      Disconnect();
-      break;
+    const bool full = pending_.size() >= options_.batch_events;
+    const bool due = !pending_.empty() && (full || stopping_ ||
+                                           SteadyClock::now() - first_pending_ >= options_.batch_delay);
+    if (!in_flight_ && due && SteadyClock::now() >= retry_at) {
+      Submit();
+      continue;
     }
-    // While a batch is full (or storage is failing) this only keeps the connection alive:
-    // the prefetch stops the broker from sending more than we hold.
-    auto wait = std::chrono::milliseconds(100);
-    if (!pending_.empty() && !full) {
+    if (stopping_ && !in_flight_ && (pending_.empty() || SteadyClock::now() < retry_at)) {
+      if (!pending_.empty()) base::log::Warn("amqp.stopping_with_unstored", {{"messages", pending_.size()}});
+      break;  // anything unstored stays in the broker for the next start
+    }
+    // While storage works on a batch, keep receiving the next one (the prefetch bounds it);
+    // check back on the batch in flight often.
+    auto wait = in_flight_ ? std::chrono::milliseconds(2) : std::chrono::milliseconds(100);
+    if (!pending_.empty() && !full && !in_flight_) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           first_pending_ + options_.batch_delay - SteadyClock::now());
       wait = std::clamp(left, std::chrono::milliseconds(1), wait);
     }
+    if (pending_.size() >= options_.batch_events * 2) wait = std::chrono::milliseconds(2);
     if (!Receive(wait)) {
       Disconnect();
       continue;

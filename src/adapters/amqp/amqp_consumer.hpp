@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <memory>
 #include <string>
 #include <thread>
@@ -17,8 +18,9 @@
 namespace adapters::amqp {
 
 /// Consumes the service's queue into the IngestService on its own thread: manual acks, a
-/// prefetch of twice the batch, batches flushed at `batch_events` messages or `batch_delay`,
-/// one multiple-ack per batch once it is durable. What happens to each message is decided by
+/// prefetch of three batches, batches submitted at `batch_events` messages or `batch_delay`,
+/// one multiple-ack per batch once it is durable. One batch is stored while the next one is
+/// received, so the broker link and storage work at the same time. What happens to each message is decided by
 /// app::DecideMessageAction: poison goes to the dead-letter exchange with its reason in headers
 /// (confirmed before the ack), storage failures keep the batch unacked and retry with backoff
 /// while heartbeats keep the connection. Reconnects with backoff after broker restarts.
@@ -52,13 +54,22 @@ class AmqpConsumer {
     std::string body;
   };
   enum class FlushResult { kDone, kStorageFailed, kBrokerFailed };
+  using BatchOutcome = base::Result<std::vector<app::EventResult>>;
+  struct InFlight {
+    std::vector<Message> messages;
+    std::shared_ptr<std::promise<BatchOutcome>> done;  // shared with the ingest callback
+    std::future<BatchOutcome> outcome;
+  };
 
   void Run();
   base::Status Connect();
   void Disconnect();
   /// Reads one message or times out; false when the connection broke.
   bool Receive(std::chrono::milliseconds timeout);
-  FlushResult Flush();
+  /// Hands the pending messages to storage as the batch in flight.
+  void Submit();
+  /// Acts on the outcome of the batch in flight (waiting for it): dead letters, then one ack.
+  FlushResult Complete();
   base::Status DeadLetter(const Message& message, const domain::Rejection& why);
   void ReportDepth();
 
@@ -73,7 +84,8 @@ class AmqpConsumer {
 
   std::unique_ptr<AmqpSession> session_;        // consuming
   std::unique_ptr<AmqpPublisher> dead_letters_;  // its own connection, confirms on
-  std::vector<Message> pending_;                 // received, not yet acked
+  std::vector<Message> pending_;                 // received, not yet submitted
+  std::optional<InFlight> in_flight_;            // submitted, not yet acked
   std::chrono::steady_clock::time_point first_pending_;
   std::chrono::steady_clock::time_point last_depth_report_;
 };

@@ -53,15 +53,21 @@ base::Result<std::optional<std::pair<std::uint64_t, DeadLetter>>> Get(AmqpSessio
   return std::make_optional(std::make_pair(tag, std::move(d)));
 }
 
-}  // namespace
-
-base::Result<std::vector<DeadLetter>> ListDeadLetters(const std::string& url, const Topology& topology,
-                                                      std::size_t limit) {
+base::Result<std::unique_ptr<AmqpSession>> OpenDeclared(const std::string& url, const Topology& topology) {
   AmqpSession::Options o;
   o.url = url;
   auto session = AmqpSession::Open(o);
   if (!session) return base::Fail(session.error());
   if (auto s = (*session)->DeclareTopology(topology); !s) return base::Fail(s.error());
+  return session;
+}
+
+}  // namespace
+
+base::Result<std::vector<DeadLetter>> ListDeadLetters(const std::string& url, const Topology& topology,
+                                                      std::size_t limit) {
+  auto session = OpenDeclared(url, topology);
+  if (!session) return base::Fail(session.error());
   std::vector<DeadLetter> out;
   std::uint64_t last_tag = 0;
   while (out.size() < limit) {
@@ -79,11 +85,8 @@ base::Result<std::vector<DeadLetter>> ListDeadLetters(const std::string& url, co
 
 base::Result<std::size_t> ReplayDeadLetters(const std::string& url, const Topology& topology,
                                             std::size_t limit) {
-  AmqpSession::Options o;
-  o.url = url;
-  auto session = AmqpSession::Open(o);
+  auto session = OpenDeclared(url, topology);
   if (!session) return base::Fail(session.error());
-  if (auto s = (*session)->DeclareTopology(topology); !s) return base::Fail(s.error());
   AmqpPublisher::Options po;
   po.session.url = url;
   auto publisher = AmqpPublisher::Open(po);
