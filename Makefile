@@ -15,6 +15,9 @@ tsan:
 	scripts/build tsan && ctest --test-dir build/tsan --output-on-failure
 bench: build
 	build/release/bench/ingest_bench --events 10000000
+	build/release/bench/amqp_bench --events 1000000
+	build/release/bench/event_decoder_benchmark
+	build/release/bench/hmac_pseudonymizer_benchmark
 format:
 	find src tests bench -name '*.cpp' -o -name '*.hpp' | xargs clang-format -i
 clean:
