@@ -198,7 +198,7 @@ TEST_F(AmqpE2e, StorageOutageDeadLettersNothingAndLosesNothing) {
   EXPECT_EQ(CountStored(mount_point).distinct, g.valid);
 }
 
-TEST_F(AmqpE2e, PoisonMessagesAreDeadLetteredWithReasonsAndTheRestStored) {
+TEST_F(AmqpE2e, PoisonMessagesAreDeadLetteredWithReasonsAndCanBeReplayed) {
   auto& s = StartService();
   auto g = Generate(100'000, 0.0, 14);
   // 1,000 poison messages spread through the stream: not JSON, unknown type, missing fields.
@@ -234,6 +234,26 @@ TEST_F(AmqpE2e, PoisonMessagesAreDeadLetteredWithReasonsAndTheRestStored) {
   auto metrics = s.client().Send("GET", "/metrics");
   ASSERT_TRUE(metrics);
   EXPECT_NE(metrics->body.find("analytics_amqp_dead_letters_total{reason=\"invalid_json\"} 250"), std::string::npos);
+
+  // Replay puts them back on the events exchange; still broken, they come back to the
+  // dead-letter queue, each once, with the reason counted again.
+  auto replayed = adapters::amqp::ReplayDeadLetters(broker_->Url(), topology, 5000);
+  ASSERT_TRUE(replayed) << replayed.error().message;
+  EXPECT_EQ(*replayed, 1000u);
+  const auto replay_deadline = std::chrono::steady_clock::now() + seconds(60);
+  bool counted_again = false;
+  while (!counted_again && std::chrono::steady_clock::now() < replay_deadline) {
+    auto m = s.client().Send("GET", "/metrics");
+    counted_again = m && m->body.find("analytics_amqp_dead_letters_total{reason=\"invalid_json\"} 500") != std::string::npos;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_TRUE(counted_again) << "replayed messages were not consumed again";
+  const auto settle_deadline = std::chrono::steady_clock::now() + seconds(30);
+  while (broker_->QueueReady("analytics.events.dead") != 1000 && std::chrono::steady_clock::now() < settle_deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_EQ(broker_->QueueReady("analytics.events.dead"), 1000);
+  EXPECT_EQ(StatsTotal(s), g.valid) << "replay must not store anything twice";
   EXPECT_EQ(s.Stop(), 0);
   EXPECT_EQ(CountStored(dir_).distinct, g.valid);
 }

@@ -91,6 +91,11 @@ base::Result<std::size_t> ReplayDeadLetters(const std::string& url, const Topolo
   po.session.url = url;
   auto publisher = AmqpPublisher::Open(po);
   if (!publisher) return base::Fail(publisher.error());
+  // Only what is there now: replayed messages that fail again come back to this queue, and
+  // must not be replayed in a loop.
+  auto counts = (*session)->QueueCounts(topology.dead_letter_queue);
+  if (!counts) return base::Fail(counts.error());
+  limit = std::min<std::size_t>(limit, counts->first);
   std::size_t replayed = 0;
   auto conn = static_cast<amqp_connection_state_t>((*session)->connection());
   while (replayed < limit) {

@@ -24,9 +24,9 @@ struct DeadLetter {
 base::Result<std::vector<DeadLetter>> ListDeadLetters(const std::string& url, const Topology& topology,
                                                       std::size_t limit);
 
-/// Publishes up to `limit` dead letters back to the events exchange with their original
-/// routing key and id (after a fix of the producer or of the service), confirmed before each
-/// is removed. Returns how many were replayed.
+/// Publishes up to `limit` of the dead letters present when called back to the events exchange
+/// with their original routing key and id (after a fix of the producer or of the service),
+/// confirmed before each is removed. Returns how many were replayed.
 base::Result<std::size_t> ReplayDeadLetters(const std::string& url, const Topology& topology,
                                             std::size_t limit);
 
