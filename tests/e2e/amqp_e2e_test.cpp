@@ -139,20 +139,29 @@ TEST_F(AmqpE2e, KilledRepeatedlyWhileConsumingStoresEveryEventExactlyOnce) {
 
 TEST_F(AmqpE2e, ReconnectsByItselfAfterABrokerRestart) {
   auto& s = StartService({{"AMQP_BATCH_EVENTS", "500"}});
-  const auto g = Generate(60'000, 0.0, 12);
-  ASSERT_TRUE(Publish(broker_->Url(), g));
+  const auto g = Generate(80'000, 0.0, 12);
+  const std::size_t before_restart = 60'000;
+  ASSERT_TRUE(Publish(broker_->Url(), g, 0, before_restart));
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   ASSERT_TRUE(broker_->Stop());
   std::this_thread::sleep_for(std::chrono::seconds(2));
   ASSERT_TRUE(broker_->Start());
+  // The stream goes on after the restart; the service must pick it up without help.
+  ASSERT_TRUE(Publish(broker_->Url(), g, before_restart));
   ASSERT_TRUE(WaitDrained(*broker_, s, g.valid, seconds(240))) << "stats: " << StatsTotal(s);
+  bool ready = false;
+  const auto deadline = std::chrono::steady_clock::now() + seconds(60);
+  while (!ready && std::chrono::steady_clock::now() < deadline) {
+    auto reply = s.client().Send("GET", "/ready");
+    ready = reply && reply->status == 200;
+    if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_TRUE(ready) << "the service did not report the broker link back";
   auto metrics = s.client().Send("GET", "/metrics");
   ASSERT_TRUE(metrics);
   EXPECT_EQ(metrics->body.find("analytics_amqp_reconnects_total 0"), std::string::npos)
       << "expected at least one reconnect";
-  auto ready = s.client().Send("GET", "/ready");
-  ASSERT_TRUE(ready);
-  EXPECT_EQ(ready->status, 200) << ready->body;
+  EXPECT_NE(metrics->body.find("analytics_amqp_connected 1"), std::string::npos);
   EXPECT_EQ(s.Stop(), 0);
   EXPECT_EQ(CountStored(dir_).distinct, g.valid);
 }
