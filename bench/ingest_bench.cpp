@@ -14,6 +14,7 @@
 #include "adapters/chdb/chdb_event_store.hpp"
 #include "adapters/clickhouse/row_binary.hpp"
 #include "adapters/crypto/hmac_pseudonymizer.hpp"
+#include "app/ingest_service.hpp"
 #include "domain/event_decoder.hpp"
 #include "e2e/service_process.hpp"
 #include "loadgen/generator.hpp"
@@ -113,9 +114,7 @@ int main(int argc, char** argv) {
       }
       for (auto& d : *decoded) {
         if (!d) continue;
-        domain::Event e = std::move(d->event);
-        e.user_id = pseudonymizer.PseudonymizeId(e.user_id);
-        if (!d->id_was_sent) e.event_id = pseudonymizer.DeriveEventId(domain::CanonicalForm(e));
+        const domain::Event e = app::PrepareEvent(std::move(*d), pseudonymizer);
         adapters::clickhouse::EncodeEventsRowBinary(std::span(&e, 1), clock.Now(), rows);
         if (++in_rows == rows_per_insert) {
           row_batches.push_back(std::move(rows));

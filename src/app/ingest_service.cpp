@@ -55,11 +55,11 @@ std::size_t IngestService::DedupWindowSize() const {
   return window_size_;
 }
 
-domain::Event IngestService::Prepare(domain::DecodedEvent decoded) const {
+domain::Event PrepareEvent(domain::DecodedEvent decoded, const Pseudonymizer& pseudonymizer) {
   domain::Event e = std::move(decoded.event);
-  e.user_id = pseudonymizer_.PseudonymizeId(e.user_id);
-  if (!e.subscription_ref.empty()) e.subscription_ref = pseudonymizer_.PseudonymizeId(e.subscription_ref);
-  if (!decoded.id_was_sent) e.event_id = pseudonymizer_.DeriveEventId(domain::CanonicalForm(e));
+  e.user_id = pseudonymizer.PseudonymizeId(e.user_id);
+  if (!e.subscription_ref.empty()) e.subscription_ref = pseudonymizer.PseudonymizeId(e.subscription_ref);
+  if (!decoded.id_was_sent) e.event_id = pseudonymizer.DeriveEventId(domain::CanonicalForm(e));
   return e;
 }
 

@@ -31,6 +31,10 @@ struct EventResult {
 
 using IngestCallback = std::function<void(base::Result<std::vector<EventResult>>)>;
 
+/// Replaces raw identifiers with pseudonyms and fills in a derived id where none was sent: what
+/// every decoded event goes through before storage (the ingest pipeline, the benchmark baseline).
+domain::Event PrepareEvent(domain::DecodedEvent decoded, const Pseudonymizer& pseudonymizer);
+
 /// The one ingest pipeline behind every source (HTTP now, RabbitMQ next): pseudonymises
 /// validated events, drops redelivered copies, and group-commits submissions into bounded
 /// batches on a single writer thread, so concurrent requests share one storage insert.
@@ -64,8 +68,9 @@ class IngestService {
   void Ingest(std::string_view source, std::vector<domain::DecodeResult> decoded,
               IngestCallback done);
 
-  /// Replaces raw identifiers with pseudonyms and fills in a derived id where none was sent.
-  domain::Event Prepare(domain::DecodedEvent decoded) const;
+  domain::Event Prepare(domain::DecodedEvent decoded) const {
+    return PrepareEvent(std::move(decoded), pseudonymizer_);
+  }
 
   std::size_t DedupWindowSize() const;
 

@@ -37,7 +37,6 @@ class ChdbEventStore final : public app::EventStore {
   base::Result<std::string> Query(std::string_view sql, std::string_view format);
   /// Streams ready-made RowBinary rows into `events` (benchmark baseline).
   base::Status AppendRowBinary(std::string_view rows);
-  std::string EngineVersion() const { return library_->Version(); }
 
  private:
   ChdbEventStore(Options options, const base::Clock& clock, std::shared_ptr<ChdbLibrary> library,
