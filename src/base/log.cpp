@@ -1,5 +1,7 @@
 #include "base/log.hpp"
 
+#include "base/json_string.hpp"
+
 #include <fmt/format.h>
 
 #include <atomic>
@@ -27,25 +29,6 @@ State& GlobalState() {
   return state;
 }
 
-void AppendJsonString(std::string& out, std::string_view s) {
-  out.push_back('"');
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          out += fmt::format("\\u{:04x}", c);
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
-  out.push_back('"');
-}
 
 bool NeedsQuotes(std::string_view s) {
   if (s.empty()) return true;

@@ -72,6 +72,7 @@ std::vector<Key> Declare() {
   using std::chrono::hours;
   using std::chrono::milliseconds;
   using std::chrono::seconds;
+  using std::chrono::minutes;
   return {
       {"ANALYTICS_ENV", "env", "development",
        "development | production (production refuses to start without PSEUDONYMIZATION_KEY)", false,
@@ -136,6 +137,20 @@ std::vector<Key> Declare() {
        DurationOf<milliseconds>("AMQP_BATCH_DELAY_MS", &Config::amqp_batch_delay, 1, 60'000)},
       {"AMQP_HEARTBEAT_SECONDS", "amqp-heartbeat-seconds", "30", "AMQP heartbeat interval", false,
        DurationOf<seconds>("AMQP_HEARTBEAT_SECONDS", &Config::amqp_heartbeat, 0, 600)},
+      {"PLAN_CATALOG_FILE", "plan-catalog", ANALYTICS_DEFAULT_CONFIG_DIR "/plans.json",
+       "plan catalog (billing interval of each plan id) used by MRR", false,
+       Text(&Config::plan_catalog_file)},
+      {"MODEL_PRICES_FILE", "model-prices", ANALYTICS_DEFAULT_CONFIG_DIR "/model-prices.json",
+       "model price table (USD per 1M tokens, with effective dates) used by provider costs", false,
+       Text(&Config::model_prices_file)},
+      {"QUERY_CACHE", "query-cache", "on", "cache analytics answers in memory: on | off", false,
+       OneOf("QUERY_CACHE", &Config::query_cache, {"on", "off"})},
+      {"QUERY_CACHE_TTL_SECONDS", "query-cache-ttl-seconds", "30",
+       "how long a cached analytics answer is served", false,
+       DurationOf<seconds>("QUERY_CACHE_TTL_SECONDS", &Config::query_cache_ttl, 1, 86400)},
+      {"SESSION_GAP_MINUTES", "session-gap-minutes", "30",
+       "inactivity that ends a session (chat/average-session)", false,
+       DurationOf<minutes>("SESSION_GAP_MINUTES", &Config::session_gap, 1, 24 * 60)},
       {"LOG_LEVEL", "log-level", "info", "debug | info | warn | error", false,
        OneOf("LOG_LEVEL", &Config::log_level, {"debug", "info", "warn", "error"})},
       {"LOG_FORMAT", "log-format", "text", "text | json", false,

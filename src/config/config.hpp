@@ -51,6 +51,12 @@ struct Config {
   std::chrono::milliseconds amqp_batch_delay{};
   std::chrono::milliseconds amqp_heartbeat{};
 
+  std::string plan_catalog_file;
+  std::string model_prices_file;
+  std::string query_cache;  ///< on | off
+  std::chrono::milliseconds query_cache_ttl{};
+  std::chrono::milliseconds session_gap{};
+
   std::string log_level;
   std::string log_format;
 };

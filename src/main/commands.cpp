@@ -13,11 +13,14 @@
 #include "adapters/amqp/dead_letters.hpp"
 #include "adapters/chdb/chdb_event_store.hpp"
 #include "adapters/crypto/hmac_pseudonymizer.hpp"
+#include "adapters/clickhouse/analytics_sql.hpp"
+#include "adapters/http/analytics_routes.hpp"
 #include "adapters/http/http_server.hpp"
 #include "adapters/http/service_routes.hpp"
 #include "adapters/logging/spdlog_sink.hpp"
 #include "adapters/metrics/prometheus_metrics.hpp"
 #include "app/ingest_service.hpp"
+#include "app/query_service.hpp"
 #include "base/log.hpp"
 #include "domain/timestamp.hpp"
 #include "loadgen/generator.hpp"
@@ -42,6 +45,41 @@ base::Result<std::unique_ptr<adapters::chdb::ChdbEventStore>> OpenStore(const co
   options.data_dir = (std::filesystem::path(c.data_dir) / "clickhouse").string();
   options.database = c.clickhouse_db;
   return adapters::chdb::ChdbEventStore::Open(options, clock);
+}
+
+struct Catalogs {
+  domain::PlanCatalog plans;
+  domain::PriceTable prices;
+};
+
+base::Result<std::string> ReadFile(const std::string& path, std::string_view key) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return base::Fail(base::Error::InvalidArgument(
+        fmt::format("{}: cannot read '{}'", key, path), std::string(key)));
+  }
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+/// The plan catalog and the model price table named by the config; a bad file stops start-up.
+base::Result<Catalogs> LoadCatalogs(const config::Config& c) {
+  auto plans_text = ReadFile(c.plan_catalog_file, "PLAN_CATALOG_FILE");
+  if (!plans_text) return base::Fail(plans_text.error());
+  auto plans = domain::PlanCatalog::Parse(*plans_text);
+  if (!plans) {
+    return base::Fail(base::Error::InvalidArgument(
+        fmt::format("PLAN_CATALOG_FILE ({}): {}", c.plan_catalog_file, plans.error().message),
+        "PLAN_CATALOG_FILE"));
+  }
+  auto prices_text = ReadFile(c.model_prices_file, "MODEL_PRICES_FILE");
+  if (!prices_text) return base::Fail(prices_text.error());
+  auto prices = domain::PriceTable::Parse(*prices_text);
+  if (!prices) {
+    return base::Fail(base::Error::InvalidArgument(
+        fmt::format("MODEL_PRICES_FILE ({}): {}", c.model_prices_file, prices.error().message),
+        "MODEL_PRICES_FILE"));
+  }
+  return Catalogs{std::move(*plans), std::move(*prices)};
 }
 
 domain::DecodeLimits LimitsOf(const config::Config& c) {
@@ -90,6 +128,13 @@ int RunServe(const config::Config& c) {
     base::log::Warn("config.default_pseudonymization_key",
                     {{"hint", "set PSEUDONYMIZATION_KEY; ANALYTICS_ENV=production refuses to start without it"}});
   }
+  auto catalogs = LoadCatalogs(c);
+  if (!catalogs) {
+    base::log::Error("service.start_failed", {{"error", catalogs.error().message}});
+    return 1;
+  }
+  base::log::Info("service.catalogs", {{"plans", catalogs->plans.size()},
+                                       {"prices", catalogs->prices.size()}});
   base::SystemClock clock;
   auto store = OpenStore(c, clock);
   if (!store) {
@@ -128,6 +173,16 @@ int RunServe(const config::Config& c) {
   adapters::http::AddIngestRoutes(server, ingest, LimitsOf(c), clock);
   auto* store_ptr = store->get();
   adapters::http::AddEventStatsRoute(server, *store_ptr);
+  adapters::clickhouse::ClickHouseAnalyticsStore analytics_store(
+      [store_ptr](const std::string& sql, std::string_view format) {
+        return store_ptr->Query(sql, format);
+      },
+      c.clickhouse_db);
+  app::ResponseCache cache(clock, c.query_cache == "on" ? c.query_cache_ttl : std::chrono::milliseconds{0});
+  app::QueryService queries(analytics_store, std::move(catalogs->plans), std::move(catalogs->prices),
+                            cache, app::QueryService::Options{c.session_gap});
+  adapters::http::AddAnalyticsRoutes(server, queries, clock);
+  adapters::http::AddOpenApiRoute(server);
   std::vector<adapters::http::ReadinessCheck> checks = {
       {"storage", [store_ptr] { return store_ptr->Ping(); }}};
   std::unique_ptr<adapters::amqp::AmqpConsumer> consumer;

@@ -237,6 +237,12 @@ base::Status HttpServer::Listen() {
   return {};
 }
 
+std::vector<std::pair<std::string, std::string>> HttpServer::Routes() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [key, entry] : routes_) out.push_back(key);
+  return out;
+}
+
 void HttpServer::Accept() {
   acceptor_.async_accept(asio::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
     if (!accepting_) return;

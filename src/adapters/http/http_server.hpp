@@ -58,6 +58,8 @@ class HttpServer {
   ~HttpServer();
 
   void Route(std::string method, std::string path, Handler handler);
+  /// Every registered (method, path), sorted.
+  std::vector<std::pair<std::string, std::string>> Routes() const;
   void SetObserver(RequestObserver observer) { observer_ = std::move(observer); }
 
   /// Binds and listens; fails (naming the port) when the address is taken.

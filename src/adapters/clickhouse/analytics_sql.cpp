@@ -1,0 +1,616 @@
+#include "adapters/clickhouse/analytics_sql.hpp"
+
+#include <fmt/format.h>
+
+#include <charconv>
+
+#include "base/log.hpp"
+
+namespace adapters::clickhouse {
+namespace {
+
+constexpr std::string_view kActiveTypes =
+    "event_type IN ('user.signup', 'user.signin', 'user.signout', 'user.plan_upgrade', "
+    "'user.plan_downgrade', 'chat.message_sent', 'chat.conversation_created', "
+    "'chat.conversation_deleted')";
+constexpr std::string_view kMessageType = "event_type = 'chat.message_sent'";
+constexpr std::string_view kSplit = "(input_tokens IS NOT NULL AND output_tokens IS NOT NULL)";
+
+std::int64_t Ms(base::TimePoint t) { return t.time_since_epoch().count(); }
+
+// Floor/ceil to whole seconds so the coarse `ts` (seconds) condition never drops a row that the
+// exact `ts_ms` condition keeps.
+std::int64_t FloorSec(std::int64_t ms) { return ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000); }
+std::int64_t CeilSec(std::int64_t ms) { return -FloorSec(-ms); }
+
+// The deduplicated events of `types` with timestamps in [start, end).
+std::string From(std::string_view db, std::string_view types, std::int64_t start_ms,
+                 std::int64_t end_ms) {
+  return fmt::format(
+      "FROM `{}`.events FINAL WHERE {} AND ts >= toDateTime({}, 'UTC') AND ts < "
+      "toDateTime({}, 'UTC') AND ts_ms >= {} AND ts_ms < {}",
+      db, types, std::max<std::int64_t>(0, FloorSec(start_ms)), CeilSec(end_ms) + 1, start_ms,
+      end_ms);
+}
+std::string From(std::string_view db, std::string_view types, const domain::TimeRange& r) {
+  return From(db, types, Ms(r.start), Ms(r.end));
+}
+std::string FromBefore(std::string_view db, std::string_view types, base::TimePoint end) {
+  return fmt::format("FROM `{}`.events FINAL WHERE {} AND ts < toDateTime({}, 'UTC') AND ts_ms < {}",
+                     db, types, CeilSec(Ms(end)) + 1, Ms(end));
+}
+
+// Users with their first signup before `end` (user_id, f = first signup ms).
+std::string FirstSignups(std::string_view db, base::TimePoint end) {
+  return fmt::format("(SELECT user_id, min(ts_ms) AS f {} GROUP BY user_id)",
+                     FromBefore(db, "event_type = 'user.signup'", end));
+}
+
+std::string MsToDateTime(std::string_view ms_expr) {
+  return fmt::format("toDateTime(intDiv({}, 1000), 'UTC')", ms_expr);
+}
+
+template <typename T>
+bool ToNumber(std::string_view text, T& out) {
+  if constexpr (std::is_floating_point_v<T>) {
+    if (text == "nan" || text == "inf" || text == "-inf") return false;
+  }
+  const auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc{} && p == text.data() + text.size();
+}
+
+base::Error BadAnswer(std::string_view what) {
+  return base::Error::Internal(fmt::format("unexpected answer from storage: {}", what));
+}
+
+// Reads column `i` of `row` as a number, recording the first failure in `ok`.
+struct Reader {
+  const std::vector<std::string>& row;
+  bool ok = true;
+  template <typename T>
+  T Num(std::size_t i) {
+    T value{};
+    if (!ToNumber(row[i], value)) ok = false;
+    return value;
+  }
+  const std::string& Str(std::size_t i) const { return row[i]; }
+  app::Units Money(std::size_t i, int scale) {
+    auto u = ParseUnits(row[i], scale);
+    if (!u) {
+      ok = false;
+      return 0;
+    }
+    return *u;
+  }
+};
+
+}  // namespace
+
+namespace sql {
+
+std::string Quote(std::string_view text) {
+  std::string out = "'";
+  for (const char c : text) {
+    if (c == '\'' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  out.push_back('\'');
+  return out;
+}
+
+std::string BucketOf(std::string_view dt, const app::Bucketing& b) {
+  if (b.tz == nullptr) return "toInt64(0)";
+  const auto tz = Quote(b.tz->name());
+  std::string start;
+  switch (b.granularity) {
+    case domain::Granularity::kHour: start = fmt::format("toStartOfHour({}, {})", dt, tz); break;
+    case domain::Granularity::kDay: start = fmt::format("toStartOfDay({}, {})", dt, tz); break;
+    // toMonday and toStartOfMonth give a Date: its midnight in the zone is the bucket start.
+    case domain::Granularity::kWeek:
+      start = fmt::format("toDateTime(toMonday({}, {}), {})", dt, tz, tz);
+      break;
+    case domain::Granularity::kMonth:
+      start = fmt::format("toDateTime(toStartOfMonth({}, {}), {})", dt, tz, tz);
+      break;
+  }
+  return fmt::format("(toInt64(toUnixTimestamp({})) * 1000)", start);
+}
+
+std::string Signups(std::string_view db, const domain::TimeRange& r) {
+  return fmt::format("SELECT countIf(f >= {}), count() FROM {}", Ms(r.start),
+                     FirstSignups(db, r.end));
+}
+
+std::string SignupsByBucket(std::string_view db, const domain::TimeRange& r,
+                            const app::Bucketing& b) {
+  return fmt::format("SELECT if(f < {}, toInt64(0), {}) AS b, count() FROM {} GROUP BY b ORDER BY b",
+                     Ms(r.start), BucketOf(MsToDateTime("f"), b), FirstSignups(db, r.end));
+}
+
+std::string PlansAt(std::string_view db, base::TimePoint end) {
+  return fmt::format(
+      "SELECT if(changes > 0, changed_to, signup_plan) AS p, count() FROM ("
+      "SELECT user_id, "
+      "argMinIf(plan, (ts_ms, event_id), event_type = 'user.signup') AS signup_plan, "
+      "argMaxIf(to_plan, (ts_ms, event_id), event_type != 'user.signup') AS changed_to, "
+      "countIf(event_type = 'user.signup') AS signups, "
+      "countIf(event_type != 'user.signup') AS changes {} GROUP BY user_id HAVING signups > 0"
+      ") GROUP BY p ORDER BY p",
+      FromBefore(db,
+                 "event_type IN ('user.signup', 'user.plan_upgrade', 'user.plan_downgrade')",
+                 end));
+}
+
+std::string ActiveUsers(std::string_view db, const domain::TimeRange& r, const app::Bucketing& b) {
+  return fmt::format("SELECT {} AS b, uniqExact(user_id) {} GROUP BY b ORDER BY b",
+                     BucketOf("ts", b), From(db, kActiveTypes, r));
+}
+
+std::string ActiveUsersSince(std::string_view db, base::TimePoint day, base::TimePoint week,
+                             base::TimePoint month, base::TimePoint end) {
+  return fmt::format(
+      "SELECT uniqExactIf(user_id, ts_ms >= {}), uniqExactIf(user_id, ts_ms >= {}), "
+      "uniqExact(user_id) {}",
+      Ms(day), Ms(week), From(db, kActiveTypes, Ms(month), Ms(end)));
+}
+
+std::string RetentionCohorts(std::string_view db, const domain::TimeRange& r,
+                             const app::Bucketing& b) {
+  return fmt::format("SELECT {} AS c, count() FROM {} WHERE f >= {} GROUP BY c ORDER BY c",
+                     BucketOf(MsToDateTime("f"), b), FirstSignups(db, r.end), Ms(r.start));
+}
+
+std::string RetentionActivity(std::string_view db, const domain::TimeRange& r,
+                              const app::Bucketing& b) {
+  // ALL INNER JOIN: the strictness keyword is required by older servers.
+  return fmt::format(
+      "SELECT c, b, count() FROM "
+      "(SELECT user_id, {} AS c FROM {} WHERE f >= {}) AS cohort "
+      "ALL INNER JOIN "
+      "(SELECT DISTINCT user_id, {} AS b {}) AS activity USING user_id "
+      "GROUP BY c, b ORDER BY c, b",
+      BucketOf(MsToDateTime("f"), b), FirstSignups(db, r.end), Ms(r.start), BucketOf("ts", b),
+      From(db, kActiveTypes, r));
+}
+
+std::string Conversations(std::string_view db, const domain::TimeRange& r,
+                          const app::Bucketing& b) {
+  return fmt::format(
+      "SELECT {} AS b, countIf(event_type = 'chat.conversation_created'), "
+      "countIf(event_type = 'chat.conversation_deleted') {} GROUP BY b ORDER BY b",
+      BucketOf("ts", b),
+      From(db, "event_type IN ('chat.conversation_created', 'chat.conversation_deleted')", r));
+}
+
+std::string Sessions(std::string_view db, const domain::TimeRange& r, const app::Bucketing& b,
+                     std::chrono::milliseconds gap) {
+  // Per user: sorted activity times; a session starts at the first time and after every gap
+  // longer than `gap`, and ends at the time before the next start. Each session is counted in
+  // the bucket of its start and in the total (g = -1).
+  const auto g = gap.count();
+  return fmt::format(
+      "SELECT g, n, total, "
+      "if(n % 2 = 1, toFloat64(s[intDiv(n, 2) + 1]), (s[intDiv(n, 2)] + s[intDiv(n, 2) + 1]) / 2) "
+      "FROM ("
+      " SELECT g, count() AS n, sum(d) AS total, arraySort(groupArray(d)) AS s FROM ("
+      "  SELECT en - st AS d, arrayJoin([{bucket}, toInt64(-1)]) AS g FROM ("
+      "   SELECT arraySort(groupArray(ts_ms)) AS t, "
+      "    arrayFilter((x, i) -> i = 1 OR x - t[i - 1] > {g}, t, arrayEnumerate(t)) AS starts, "
+      "    arrayFilter((x, i) -> i = length(t) OR t[i + 1] - x > {g}, t, arrayEnumerate(t)) AS ends "
+      "   {from} GROUP BY user_id"
+      "  ) ARRAY JOIN starts AS st, ends AS en"
+      " ) GROUP BY g"
+      ") ORDER BY g",
+      fmt::arg("g", g), fmt::arg("from", From(db, kActiveTypes, r)),
+      fmt::arg("bucket", BucketOf(MsToDateTime("st"), b)));
+}
+
+std::string Messages(std::string_view db, const domain::TimeRange& r,
+                     const app::MessageGrouping& g) {
+  return fmt::format(
+      "SELECT {} AS b, {} AS p, {} AS m, count(), sum(tokens), "
+      "sumIf(assumeNotNull(input_tokens), {split}), sumIf(assumeNotNull(output_tokens), {split}), "
+      "{}, {} {} GROUP BY b, p, m ORDER BY b, p, m",
+      BucketOf("ts", g.bucketing), g.by_provider ? "provider" : "''", g.by_model ? "model" : "''",
+      g.distinct_users ? "uniqExact(user_id)" : "0",
+      g.distinct_conversations ? "uniqExact(conversation_id)" : "0",
+      From(db, kMessageType, r), fmt::arg("split", kSplit));
+}
+
+std::string Payments(std::string_view db, const domain::TimeRange& r, bool by_plan) {
+  return fmt::format(
+      "SELECT {} AS p, currency, toString(sum(amount)), count() {} GROUP BY p, currency "
+      "ORDER BY p, currency",
+      by_plan ? "plan" : "''", From(db, "event_type = 'billing.payment_success'", r));
+}
+
+std::string PaymentOutcomes(std::string_view db, const domain::TimeRange& r) {
+  return fmt::format(
+      "SELECT countIf(event_type = 'billing.payment_success'), "
+      "countIf(event_type = 'billing.payment_failed') {}",
+      From(db, "event_type IN ('billing.payment_success', 'billing.payment_failed')", r));
+}
+
+std::string BillingHistory(std::string_view db, base::TimePoint end) {
+  return fmt::format(
+      "SELECT user_id, toInt8(event_type), ts_ms, plan, currency, toString(amount) {} "
+      "ORDER BY user_id, ts_ms, event_id",
+      FromBefore(db,
+                 "event_type IN ('billing.payment_success', 'billing.subscription_created', "
+                 "'billing.subscription_cancelled')",
+                 end));
+}
+
+std::string CostGroups(std::string_view db, const domain::TimeRange& r, const app::Bucketing& b,
+                       const std::vector<std::int64_t>& breakpoints) {
+  std::string epoch = "toUInt64(0)";
+  if (!breakpoints.empty()) {
+    epoch = fmt::format("toUInt64(arrayCount(x -> x <= ts_ms, [{}]))", fmt::join(breakpoints, ", "));
+  }
+  return fmt::format(
+      "SELECT {} AS b, provider, model, {} AS e, cost_usd IS NOT NULL AS hc, {} AS hs, count(), "
+      "toString(sumIf(assumeNotNull(cost_usd), cost_usd IS NOT NULL)), sum(tokens), "
+      "sumIf(assumeNotNull(input_tokens), hs), sumIf(assumeNotNull(output_tokens), hs) {} "
+      "GROUP BY b, provider, model, e, hc, hs ORDER BY b, provider, model, e, hc, hs",
+      BucketOf("ts", b), epoch, kSplit, From(db, kMessageType, r));
+}
+
+std::string ModelUsage(std::string_view db, const domain::TimeRange& r) {
+  return fmt::format(
+      "SELECT provider, model, count(), uniqExact(user_id) {} GROUP BY provider, model "
+      "ORDER BY provider, model",
+      From(db, kMessageType, r));
+}
+
+std::string UsersOutside(std::string_view db, const domain::TimeRange& r,
+                         const std::vector<std::pair<std::string, std::string>>& excluded) {
+  std::string condition;
+  if (!excluded.empty()) {
+    std::vector<std::string> pairs;
+    pairs.reserve(excluded.size());
+    for (const auto& [p, m] : excluded) pairs.push_back(fmt::format("({}, {})", Quote(p), Quote(m)));
+    condition = fmt::format(" AND (provider, model) NOT IN ({})", fmt::join(pairs, ", "));
+  }
+  return fmt::format("SELECT uniqExact(user_id) {}{}", From(db, kMessageType, r), condition);
+}
+
+std::string Latencies(std::string_view db, const domain::TimeRange& r, bool by_model) {
+  return fmt::format(
+      "SELECT provider, m, n, a, q[1], q[2], q[3] FROM ("
+      "SELECT provider, {} AS m, count() AS n, avg(assumeNotNull(latency_ms)) AS a, "
+      "quantilesExact(0.5, 0.95, 0.99)(assumeNotNull(latency_ms)) AS q "
+      "{} AND latency_ms IS NOT NULL GROUP BY provider, m) ORDER BY provider, m",
+      by_model ? "model" : "''", From(db, kMessageType, r));
+}
+
+}  // namespace sql
+
+std::vector<std::vector<std::string>> ParseTsv(std::string_view tsv) {
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> row;
+  std::string field;
+  bool any = false;
+  for (std::size_t i = 0; i < tsv.size(); ++i) {
+    const char c = tsv[i];
+    if (c == '\\' && i + 1 < tsv.size()) {
+      const char n = tsv[++i];
+      switch (n) {
+        case 't': field.push_back('\t'); break;
+        case 'n': field.push_back('\n'); break;
+        case 'r': field.push_back('\r'); break;
+        case '0': field.push_back('\0'); break;
+        case 'b': field.push_back('\b'); break;
+        case 'f': field.push_back('\f'); break;
+        case 'N': field += "\\N"; break;
+        default: field.push_back(n); break;
+      }
+      any = true;
+    } else if (c == '\t') {
+      row.push_back(std::move(field));
+      field.clear();
+      any = true;
+    } else if (c == '\n') {
+      row.push_back(std::move(field));
+      field.clear();
+      rows.push_back(std::move(row));
+      row.clear();
+      any = false;
+    } else {
+      field.push_back(c);
+      any = true;
+    }
+  }
+  if (any) {
+    row.push_back(std::move(field));
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+base::Result<app::Units> ParseUnits(std::string_view text, int scale) {
+  const auto bad = [&] { return base::Fail(BadAnswer(fmt::format("decimal '{}'", text))); };
+  bool negative = false;
+  if (!text.empty() && text.front() == '-') {
+    negative = true;
+    text.remove_prefix(1);
+  }
+  if (text.empty()) return bad();
+  app::Units value = 0;
+  int decimals = -1;
+  for (const char c : text) {
+    if (c == '.') {
+      if (decimals >= 0) return bad();
+      decimals = 0;
+      continue;
+    }
+    if (c < '0' || c > '9') return bad();
+    if (decimals >= 0 && ++decimals > scale) {
+      if (c != '0') return bad();
+      --decimals;
+      continue;
+    }
+    value = value * 10 + (c - '0');
+  }
+  for (int d = std::max(decimals, 0); d < scale; ++d) value *= 10;
+  return negative ? -value : value;
+}
+
+base::Result<std::vector<std::vector<std::string>>> ClickHouseAnalyticsStore::Rows(
+    const std::string& sql, std::size_t columns) {
+  auto answer = execute_(sql, "TabSeparated");
+  if (!answer) {
+    // The engine's message quotes the SQL: it goes to the log, not to the client.
+    base::log::Error("analytics.query_failed", {{"error", answer.error().message}});
+    return base::Fail(base::Error{answer.error().code == base::ErrorCode::kUnavailable
+                                      ? base::ErrorCode::kUnavailable
+                                      : base::ErrorCode::kInternal,
+                                  "the analytics query failed; the service log has the details",
+                                  {}});
+  }
+  auto rows = ParseTsv(*answer);
+  for (const auto& row : rows) {
+    if (row.size() != columns) {
+      return base::Fail(BadAnswer(fmt::format("{} columns instead of {}", row.size(), columns)));
+    }
+  }
+  return rows;
+}
+
+#define ANALYTICS_ROWS(var, sql_text, columns)          \
+  auto var = Rows(sql_text, columns);                   \
+  if (!var) return base::Fail(var.error());
+
+base::Result<app::SignupTotals> ClickHouseAnalyticsStore::Signups(const domain::TimeRange& range) {
+  ANALYTICS_ROWS(rows, sql::Signups(db_, range), 2);
+  if (rows->size() != 1) return base::Fail(BadAnswer("signups"));
+  Reader r{rows->front()};
+  app::SignupTotals out{r.Num<std::uint64_t>(1), r.Num<std::uint64_t>(0)};
+  if (!r.ok) return base::Fail(BadAnswer("signups"));
+  return out;
+}
+
+namespace {
+base::Result<std::vector<app::BucketCount>> BucketCounts(
+    const std::vector<std::vector<std::string>>& rows) {
+  std::vector<app::BucketCount> out;
+  for (const auto& row : rows) {
+    Reader r{row};
+    out.push_back({r.Num<std::int64_t>(0), r.Num<std::uint64_t>(1)});
+    if (!r.ok) return base::Fail(BadAnswer("bucket counts"));
+  }
+  return out;
+}
+}  // namespace
+
+base::Result<std::vector<app::BucketCount>> ClickHouseAnalyticsStore::SignupsByBucket(
+    const domain::TimeRange& range, const app::Bucketing& b) {
+  ANALYTICS_ROWS(rows, sql::SignupsByBucket(db_, range, b), 2);
+  return BucketCounts(*rows);
+}
+
+base::Result<std::vector<app::NamedCount>> ClickHouseAnalyticsStore::PlansAt(base::TimePoint end) {
+  ANALYTICS_ROWS(rows, sql::PlansAt(db_, end), 2);
+  std::vector<app::NamedCount> out;
+  for (const auto& row : *rows) {
+    Reader r{row};
+    out.push_back({r.Str(0), r.Num<std::uint64_t>(1)});
+    if (!r.ok) return base::Fail(BadAnswer("plans"));
+  }
+  return out;
+}
+
+base::Result<std::vector<app::BucketCount>> ClickHouseAnalyticsStore::ActiveUsers(
+    const domain::TimeRange& range, const app::Bucketing& b) {
+  ANALYTICS_ROWS(rows, sql::ActiveUsers(db_, range, b), 2);
+  return BucketCounts(*rows);
+}
+
+base::Result<app::ActiveWindowCounts> ClickHouseAnalyticsStore::ActiveUsersSince(
+    base::TimePoint day_start, base::TimePoint week_start, base::TimePoint month_start,
+    base::TimePoint end) {
+  ANALYTICS_ROWS(rows, sql::ActiveUsersSince(db_, day_start, week_start, month_start, end), 3);
+  if (rows->size() != 1) return base::Fail(BadAnswer("active windows"));
+  Reader r{rows->front()};
+  app::ActiveWindowCounts out{r.Num<std::uint64_t>(0), r.Num<std::uint64_t>(1),
+                              r.Num<std::uint64_t>(2)};
+  if (!r.ok) return base::Fail(BadAnswer("active windows"));
+  return out;
+}
+
+base::Result<app::RetentionCounts> ClickHouseAnalyticsStore::Retention(
+    const domain::TimeRange& range, const app::Bucketing& b) {
+  ANALYTICS_ROWS(cohorts, sql::RetentionCohorts(db_, range, b), 2);
+  ANALYTICS_ROWS(cells, sql::RetentionActivity(db_, range, b), 3);
+  app::RetentionCounts out;
+  auto sizes = BucketCounts(*cohorts);
+  if (!sizes) return base::Fail(sizes.error());
+  out.cohort_sizes = std::move(*sizes);
+  for (const auto& row : *cells) {
+    Reader r{row};
+    out.active.push_back({r.Num<std::int64_t>(0), r.Num<std::int64_t>(1), r.Num<std::uint64_t>(2)});
+    if (!r.ok) return base::Fail(BadAnswer("retention"));
+  }
+  return out;
+}
+
+base::Result<std::vector<app::ConversationCounts>> ClickHouseAnalyticsStore::Conversations(
+    const domain::TimeRange& range, const app::Bucketing& b) {
+  ANALYTICS_ROWS(rows, sql::Conversations(db_, range, b), 3);
+  std::vector<app::ConversationCounts> out;
+  for (const auto& row : *rows) {
+    Reader r{row};
+    out.push_back({r.Num<std::int64_t>(0), r.Num<std::uint64_t>(1), r.Num<std::uint64_t>(2)});
+    if (!r.ok) return base::Fail(BadAnswer("conversations"));
+  }
+  return out;
+}
+
+base::Result<std::vector<app::SessionStats>> ClickHouseAnalyticsStore::Sessions(
+    const domain::TimeRange& range, const app::Bucketing& b, std::chrono::milliseconds gap) {
+  ANALYTICS_ROWS(rows, sql::Sessions(db_, range, b, gap), 4);
+  std::vector<app::SessionStats> out;
+  for (const auto& row : *rows) {
+    Reader r{row};
+    app::SessionStats s;
+    const auto g = r.Num<std::int64_t>(0);
+    if (g >= 0) s.bucket_ms = g;
+    s.sessions = r.Num<std::uint64_t>(1);
+    s.total_duration_ms = r.Num<std::int64_t>(2);
+    s.median_duration_ms = r.Num<double>(3);
+    if (!r.ok) return base::Fail(BadAnswer("sessions"));
+    out.push_back(s);
+  }
+  return out;
+}
+
+base::Result<std::vector<app::MessageTotals>> ClickHouseAnalyticsStore::Messages(
+    const domain::TimeRange& range, const app::MessageGrouping& g) {
+  ANALYTICS_ROWS(rows, sql::Messages(db_, range, g), 9);
+  std::vector<app::MessageTotals> out;
+  for (const auto& row : *rows) {
+    Reader r{row};
+    app::MessageTotals m;
+    m.bucket_ms = r.Num<std::int64_t>(0);
+    m.provider = r.Str(1);
+    m.model = r.Str(2);
+    m.messages = r.Num<std::uint64_t>(3);
+    m.tokens = r.Num<std::uint64_t>(4);
+    m.input_tokens = r.Num<std::uint64_t>(5);
+    m.output_tokens = r.Num<std::uint64_t>(6);
+    m.users = r.Num<std::uint64_t>(7);
+    m.conversations = r.Num<std::uint64_t>(8);
+    if (!r.ok) return base::Fail(BadAnswer("messages"));
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+base::Result<std::vector<app::PaymentTotals>> ClickHouseAnalyticsStore::Payments(
+    const domain::TimeRange& range, bool by_plan) {
+  ANALYTICS_ROWS(rows, sql::Payments(db_, range, by_plan), 4);
+  std::vector<app::PaymentTotals> out;
+  for (const auto& row : *rows) {
+    Reader r{row};
+    out.push_back({r.Str(0), r.Str(1), r.Money(2, 4), r.Num<std::uint64_t>(3)});
+    if (!r.ok) return base::Fail(BadAnswer("payments"));
+  }
+  return out;
+}
+
+base::Result<app::PaymentCounts> ClickHouseAnalyticsStore::PaymentOutcomes(
+    const domain::TimeRange& range) {
+  ANALYTICS_ROWS(rows, sql::PaymentOutcomes(db_, range), 2);
+  if (rows->size() != 1) return base::Fail(BadAnswer("payment outcomes"));
+  Reader r{rows->front()};
+  app::PaymentCounts out{r.Num<std::uint64_t>(0), r.Num<std::uint64_t>(1)};
+  if (!r.ok) return base::Fail(BadAnswer("payment outcomes"));
+  return out;
+}
+
+base::Result<std::vector<app::BillingEvent>> ClickHouseAnalyticsStore::BillingHistory(
+    base::TimePoint end) {
+  ANALYTICS_ROWS(rows, sql::BillingHistory(db_, end), 6);
+  std::vector<app::BillingEvent> out;
+  out.reserve(rows->size());
+  for (const auto& row : *rows) {
+    Reader r{row};
+    app::BillingEvent e;
+    e.customer = r.Str(0);
+    const auto type = r.Num<int>(1);
+    e.kind = type == 9    ? app::BillingEvent::Kind::kPayment
+             : type == 11 ? app::BillingEvent::Kind::kSubscribed
+                          : app::BillingEvent::Kind::kCancelled;
+    e.ts_ms = r.Num<std::int64_t>(2);
+    e.plan = r.Str(3);
+    e.currency = r.Str(4);
+    e.amount = r.Money(5, 4);
+    if (!r.ok) return base::Fail(BadAnswer("billing history"));
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+base::Result<std::vector<app::CostGroup>> ClickHouseAnalyticsStore::CostGroups(
+    const domain::TimeRange& range, const app::Bucketing& b,
+    const std::vector<std::int64_t>& breakpoints) {
+  ANALYTICS_ROWS(rows, sql::CostGroups(db_, range, b, breakpoints), 11);
+  std::vector<app::CostGroup> out;
+  for (const auto& row : *rows) {
+    Reader r{row};
+    app::CostGroup g;
+    g.bucket_ms = r.Num<std::int64_t>(0);
+    g.provider = r.Str(1);
+    g.model = r.Str(2);
+    g.epoch = r.Num<std::size_t>(3);
+    g.has_cost = r.Num<int>(4) != 0;
+    g.has_split = r.Num<int>(5) != 0;
+    g.messages = r.Num<std::uint64_t>(6);
+    g.cost = r.Money(7, 9);
+    g.tokens = r.Num<std::uint64_t>(8);
+    g.input_tokens = r.Num<std::uint64_t>(9);
+    g.output_tokens = r.Num<std::uint64_t>(10);
+    if (!r.ok) return base::Fail(BadAnswer("cost groups"));
+    out.push_back(std::move(g));
+  }
+  return out;
+}
+
+base::Result<std::vector<app::ModelCount>> ClickHouseAnalyticsStore::ModelUsage(
+    const domain::TimeRange& range) {
+  ANALYTICS_ROWS(rows, sql::ModelUsage(db_, range), 4);
+  std::vector<app::ModelCount> out;
+  for (const auto& row : *rows) {
+    Reader r{row};
+    out.push_back({r.Str(0), r.Str(1), r.Num<std::uint64_t>(2), r.Num<std::uint64_t>(3)});
+    if (!r.ok) return base::Fail(BadAnswer("model usage"));
+  }
+  return out;
+}
+
+base::Result<std::uint64_t> ClickHouseAnalyticsStore::UsersOutside(
+    const domain::TimeRange& range,
+    const std::vector<std::pair<std::string, std::string>>& excluded) {
+  ANALYTICS_ROWS(rows, sql::UsersOutside(db_, range, excluded), 1);
+  if (rows->size() != 1) return base::Fail(BadAnswer("users outside"));
+  Reader r{rows->front()};
+  const auto n = r.Num<std::uint64_t>(0);
+  if (!r.ok) return base::Fail(BadAnswer("users outside"));
+  return n;
+}
+
+base::Result<std::vector<app::LatencyStats>> ClickHouseAnalyticsStore::Latencies(
+    const domain::TimeRange& range, bool by_model) {
+  ANALYTICS_ROWS(rows, sql::Latencies(db_, range, by_model), 7);
+  std::vector<app::LatencyStats> out;
+  for (const auto& row : *rows) {
+    Reader r{row};
+    out.push_back({r.Str(0), r.Str(1), r.Num<std::uint64_t>(2), r.Num<double>(3), r.Num<double>(4),
+                   r.Num<double>(5), r.Num<double>(6)});
+    if (!r.ok) return base::Fail(BadAnswer("latencies"));
+  }
+  return out;
+}
+
+#undef ANALYTICS_ROWS
+
+}  // namespace adapters::clickhouse

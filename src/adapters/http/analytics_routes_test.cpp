@@ -1,0 +1,156 @@
+#include "adapters/http/analytics_routes.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <set>
+
+#include "adapters/http/service_routes.hpp"
+#include "app/ingest_service.hpp"
+#include "app/ports/ingest_metrics.hpp"
+#include "app/testing/fake_analytics_store.hpp"
+#include "domain/timestamp.hpp"
+
+namespace adapters::http {
+namespace {
+
+namespace json = boost::json;
+using domain::Value;
+
+class UnusedEventStore final : public app::EventStore {
+ public:
+  base::Status Migrate() override { return {}; }
+  base::Status Ping() override { return {}; }
+  base::Status Append(std::span<const domain::Event>) override { return {}; }
+  base::Result<std::vector<app::StoredId>> RecentEventIds(base::TimePoint) override { return {}; }
+  base::Result<app::EventCounts> CountEvents() override { return app::EventCounts{}; }
+  base::Result<std::vector<domain::Event>> ReadEvents(std::size_t) override { return {}; }
+  void Close() override {}
+};
+
+class UnusedPseudonymizer final : public app::Pseudonymizer {
+ public:
+  std::string PseudonymizeId(std::string_view raw) const override { return std::string(raw); }
+  std::string DeriveEventId(std::string_view canonical) const override { return std::string(canonical); }
+};
+
+class UnusedHttpMetrics final : public app::HttpMetrics {
+ public:
+  void RequestServed(std::string_view, int, std::chrono::duration<double>) override {}
+  std::string Render() const override { return {}; }
+};
+
+TEST(ToJsonTest, NumbersStayNumbersAndStringsAreEscaped) {
+  Value list = Value::List();
+  list.Push(Value::Bool(true));
+  Value v = Value::Object();
+  v.Set("i", Value::Int(-3))
+      .Set("money", Value::Double(19.99))
+      .Set("whole", Value::Double(2320))
+      .Set("tiny", Value::Double(0.000001))
+      .Set("nan", Value::Double(std::nan("")))
+      .Set("null", Value::Null())
+      .Set("s", Value::String("a\"b\\c\n\x01"))
+      .Set("list", std::move(list));
+  EXPECT_EQ(ToJson(v),
+            R"({"i":-3,"money":19.99,"whole":2320,"tiny":1e-06,"nan":null,"null":null,)"
+            R"("s":"a\"b\\c\n\u0001","list":[true]})");
+  // Whatever it writes, Boost.JSON reads back.
+  EXPECT_NO_THROW(json::parse(ToJson(v)));
+}
+
+TEST(AnalyticsBodyTest, MetaEchoesTheResolvedRequest) {
+  const auto q = domain::ParseAnalyticsQuery(
+      domain::Metric::kChatMessages,
+      {{"startDate", "2025-03-30"}, {"endDate", "2025-03-30"}, {"tz", "Europe/Berlin"}},
+      *domain::ParseIsoDateTime("2025-06-01T00:00:00Z"));
+  ASSERT_TRUE(q.has_value());
+  domain::MetricResult r;
+  r.summary = Value::Object().Set("messages", Value::Int(0));
+  const auto body = json::parse(AnalyticsBody(r, *q, true, 1.23456)).as_object();
+  const auto& meta = body.at("meta").as_object();
+  EXPECT_EQ(meta.at("startDate").as_string(), "2025-03-30T00:00:00+01:00");
+  EXPECT_EQ(meta.at("endDate").as_string(), "2025-03-31T00:00:00+02:00");
+  EXPECT_EQ(meta.at("granularity").as_string(), "day");
+  EXPECT_EQ(meta.at("tz").as_string(), "Europe/Berlin");
+  EXPECT_EQ(meta.at("cached").as_bool(), true);
+  EXPECT_DOUBLE_EQ(meta.at("elapsedMs").to_number<double>(), 1.235);
+  EXPECT_TRUE(body.at("data").is_array());
+  EXPECT_EQ(body.at("summary").at("messages").as_int64(), 0);
+}
+
+// The OpenAPI document and the router agree both ways, and each analytics route documents
+// exactly the parameters its spec accepts.
+TEST(OpenApiTest, DocumentAndRouterListTheSameRoutes) {
+  UnusedEventStore events;
+  UnusedPseudonymizer pseudonymizer;
+  base::FixedClock clock(*domain::ParseIsoDateTime("2025-06-01T00:00:00Z"));
+  app::NullIngestMetrics ingest_metrics;
+  UnusedHttpMetrics http_metrics;
+  app::IngestService ingest(events, pseudonymizer, clock, ingest_metrics, {});
+  app::testing::FakeAnalyticsStore store;
+  app::ResponseCache cache(clock, std::chrono::seconds{0});
+  app::QueryService queries(store, *domain::PlanCatalog::Parse(R"({"plans": []})"),
+                            *domain::PriceTable::Parse(R"({"prices": []})"), cache, {});
+  HttpServer server(HttpServer::Options{});
+  // The same registration calls as the service's wiring (src/main/commands.cpp).
+  AddIngestRoutes(server, ingest, domain::DecodeLimits{}, clock);
+  AddEventStatsRoute(server, events);
+  AddAnalyticsRoutes(server, queries, clock);
+  AddOpenApiRoute(server);
+  AddOperationsRoutes(server, {}, http_metrics);
+
+  std::set<std::pair<std::string, std::string>> routed;
+  for (const auto& [method, path] : server.Routes()) routed.emplace(method, path);
+
+  const auto doc = json::parse(OpenApiDocument()).as_object();
+  EXPECT_EQ(doc.at("openapi").as_string().subview().substr(0, 3), "3.1");
+  std::set<std::pair<std::string, std::string>> documented;
+  for (const auto& [path, item] : doc.at("paths").as_object()) {
+    for (const auto& [method, operation] : item.as_object()) {
+      if (method == "parameters" || method == "summary" || method == "description") continue;
+      std::string upper(method);
+      for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      documented.emplace(upper, std::string(path));
+    }
+  }
+  for (const auto& r : routed) EXPECT_TRUE(documented.contains(r)) << "undocumented: " << r.first << " " << r.second;
+  for (const auto& d : documented) EXPECT_TRUE(routed.contains(d)) << "not routed: " << d.first << " " << d.second;
+  EXPECT_EQ(routed.size(), 25u);
+}
+
+// Resolves a parameter object, following one local $ref.
+json::object Resolve(const json::object& doc, const json::value& p) {
+  const auto& o = p.as_object();
+  if (!o.contains("$ref")) return o;
+  const std::string ref(o.at("$ref").as_string());
+  const std::string prefix = "#/components/parameters/";
+  EXPECT_EQ(ref.rfind(prefix, 0), 0u) << ref;
+  return doc.at("components").at("parameters").at(ref.substr(prefix.size())).as_object();
+}
+
+TEST(OpenApiTest, AnalyticsParametersMatchWhatTheParserAccepts) {
+  const auto doc = json::parse(OpenApiDocument()).as_object();
+  for (const auto& spec : domain::AllMetrics()) {
+    const std::string path = "/api/analytics/" + std::string(spec.path);
+    const auto& get = doc.at("paths").at(path).at("get").as_object();
+    std::set<std::string> names;
+    std::set<std::string> group_values;
+    for (const auto& p : get.at("parameters").as_array()) {
+      const auto param = Resolve(doc, p);
+      const std::string name(param.at("name").as_string());
+      names.insert(name);
+      if (name == "groupBy") {
+        for (const auto& v : param.at("schema").at("enum").as_array()) group_values.emplace(v.as_string());
+      }
+    }
+    std::set<std::string> expected = {"startDate", "endDate", "tz", "granularity"};
+    if (!spec.group_by.empty()) expected.insert("groupBy");
+    if (spec.has_limit) expected.insert("limit");
+    EXPECT_EQ(names, expected) << path;
+    EXPECT_EQ(group_values, std::set<std::string>(spec.group_by.begin(), spec.group_by.end())) << path;
+  }
+}
+
+}  // namespace
+}  // namespace adapters::http
