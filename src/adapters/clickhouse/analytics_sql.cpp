@@ -185,8 +185,9 @@ std::string Conversations(std::string_view db, const domain::TimeRange& r,
 std::string Sessions(std::string_view db, const domain::TimeRange& r, const app::Bucketing& b,
                      std::chrono::milliseconds gap) {
   // Per user: sorted activity times; a session starts at the first time and after every gap
-  // longer than `gap`, and ends at the time before the next start. Each session is counted in
-  // the bucket of its start and in the total (g = -1).
+  // longer than `gap`, and ends at the last time before the next start (linear array passes:
+  // `d` is each time's gap from the previous one, `nd` the gap to the next, with a sentinel).
+  // Each session is counted in the bucket of its start and in the total (g = -1).
   const auto g = gap.count();
   return fmt::format(
       "SELECT g, n, total, "
@@ -194,9 +195,10 @@ std::string Sessions(std::string_view db, const domain::TimeRange& r, const app:
       "FROM ("
       " SELECT g, count() AS n, sum(d) AS total, arraySort(groupArray(d)) AS s FROM ("
       "  SELECT en - st AS d, arrayJoin([{bucket}, toInt64(-1)]) AS g FROM ("
-      "   SELECT arraySort(groupArray(ts_ms)) AS t, "
-      "    arrayFilter((x, i) -> i = 1 OR x - t[i - 1] > {g}, t, arrayEnumerate(t)) AS starts, "
-      "    arrayFilter((x, i) -> i = length(t) OR t[i + 1] - x > {g}, t, arrayEnumerate(t)) AS ends "
+      "   SELECT arraySort(groupArray(ts_ms)) AS t, arrayDifference(t) AS gaps, "
+      "    arrayPushBack(arrayPopFront(gaps), toInt64({g} + 1)) AS next_gaps, "
+      "    arrayFilter((x, d, i) -> i = 1 OR d > {g}, t, gaps, arrayEnumerate(t)) AS starts, "
+      "    arrayFilter((x, nd) -> nd > {g}, t, next_gaps) AS ends "
       "   {from} GROUP BY user_id"
       "  ) ARRAY JOIN starts AS st, ends AS en"
       " ) GROUP BY g"
