@@ -15,6 +15,8 @@ DedupWindow::DedupWindow(std::chrono::milliseconds horizon, std::size_t max_ids)
 bool DedupWindow::Contains(IdKey key) const { return keys_.contains(key); }
 
 void DedupWindow::Insert(IdKey key, base::TimePoint stored_at) {
+  // A zero horizon is the window switched off: it must not hold even the latest batch.
+  if (horizon_.count() <= 0 || max_ids_ == 0) return;
   if (keys_.insert(key).second) order_.emplace_back(stored_at, key);
   while (keys_.size() > max_ids_ && !order_.empty()) {
     keys_.erase(order_.front().second);

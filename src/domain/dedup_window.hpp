@@ -22,6 +22,7 @@ IdKey KeyOf(std::string_view event_id);
 
 /// The ids of events stored recently, so that a redelivered copy is recognised before it is
 /// written again. Bounded by age (`horizon`) and count (`max_ids`); oldest ids leave first.
+/// A zero horizon (or `max_ids` 0) switches it off: it remembers nothing.
 /// Not thread-safe: owned by the single writer of an ingest pipeline.
 class DedupWindow {
  public:

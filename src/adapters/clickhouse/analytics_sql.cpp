@@ -23,26 +23,41 @@ std::int64_t Ms(base::TimePoint t) { return t.time_since_epoch().count(); }
 std::int64_t FloorSec(std::int64_t ms) { return ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000); }
 std::int64_t CeilSec(std::int64_t ms) { return -FloorSec(-ms); }
 
+// Conditions selecting timestamps in [start_ms, end_ms). `ts` (seconds, in the primary key)
+// prunes partitions and granules; `ts_ms` is read only for a bound with a fraction of a second,
+// because reading it costs more than the rest of a simple count.
+std::string InRange(std::int64_t start_ms, std::int64_t end_ms) {
+  std::string out = fmt::format("ts >= toDateTime({}, 'UTC') AND ts < toDateTime({}, 'UTC')",
+                                std::max<std::int64_t>(0, FloorSec(start_ms)), CeilSec(end_ms));
+  if (start_ms % 1000 != 0) out += fmt::format(" AND ts_ms >= {}", start_ms);
+  if (end_ms % 1000 != 0) out += fmt::format(" AND ts_ms < {}", end_ms);
+  return out;
+}
+std::string AtOrAfter(std::int64_t ms) {
+  return ms % 1000 == 0 ? fmt::format("ts >= toDateTime({}, 'UTC')", FloorSec(ms))
+                        : fmt::format("ts_ms >= {}", ms);
+}
+std::string Before(std::int64_t end_ms) {
+  std::string out = fmt::format("ts < toDateTime({}, 'UTC')", CeilSec(end_ms));
+  if (end_ms % 1000 != 0) out += fmt::format(" AND ts_ms < {}", end_ms);
+  return out;
+}
+
 // The deduplicated events of `types` with timestamps in [start, end).
 std::string From(std::string_view db, std::string_view types, std::int64_t start_ms,
                  std::int64_t end_ms) {
-  return fmt::format(
-      "FROM `{}`.events FINAL WHERE {} AND ts >= toDateTime({}, 'UTC') AND ts < "
-      "toDateTime({}, 'UTC') AND ts_ms >= {} AND ts_ms < {}",
-      db, types, std::max<std::int64_t>(0, FloorSec(start_ms)), CeilSec(end_ms) + 1, start_ms,
-      end_ms);
+  return fmt::format("FROM `{}`.events FINAL WHERE {} AND {}", db, types, InRange(start_ms, end_ms));
 }
 std::string From(std::string_view db, std::string_view types, const domain::TimeRange& r) {
   return From(db, types, Ms(r.start), Ms(r.end));
 }
 std::string FromBefore(std::string_view db, std::string_view types, base::TimePoint end) {
-  return fmt::format("FROM `{}`.events FINAL WHERE {} AND ts < toDateTime({}, 'UTC') AND ts_ms < {}",
-                     db, types, CeilSec(Ms(end)) + 1, Ms(end));
+  return fmt::format("FROM `{}`.events FINAL WHERE {} AND {}", db, types, Before(Ms(end)));
 }
 
-// Users with their first signup before `end` (user_id, f = first signup ms).
+// Users with their first signup before `end` (user_key, f = first signup ms).
 std::string FirstSignups(std::string_view db, base::TimePoint end) {
-  return fmt::format("(SELECT user_id, min(ts_ms) AS f {} GROUP BY user_id)",
+  return fmt::format("(SELECT user_key, min(ts_ms) AS f {} GROUP BY user_key)",
                      FromBefore(db, "event_type = 'user.signup'", end));
 }
 
@@ -130,11 +145,11 @@ std::string SignupsByBucket(std::string_view db, const domain::TimeRange& r,
 std::string PlansAt(std::string_view db, base::TimePoint end) {
   return fmt::format(
       "SELECT if(changes > 0, changed_to, signup_plan) AS p, count() FROM ("
-      "SELECT user_id, "
+      "SELECT user_key, "
       "argMinIf(plan, (ts_ms, event_id), event_type = 'user.signup') AS signup_plan, "
       "argMaxIf(to_plan, (ts_ms, event_id), event_type != 'user.signup') AS changed_to, "
       "countIf(event_type = 'user.signup') AS signups, "
-      "countIf(event_type != 'user.signup') AS changes {} GROUP BY user_id HAVING signups > 0"
+      "countIf(event_type != 'user.signup') AS changes {} GROUP BY user_key HAVING signups > 0"
       ") GROUP BY p ORDER BY p",
       FromBefore(db,
                  "event_type IN ('user.signup', 'user.plan_upgrade', 'user.plan_downgrade')",
@@ -142,16 +157,15 @@ std::string PlansAt(std::string_view db, base::TimePoint end) {
 }
 
 std::string ActiveUsers(std::string_view db, const domain::TimeRange& r, const app::Bucketing& b) {
-  return fmt::format("SELECT {} AS b, uniqExact(user_id) {} GROUP BY b ORDER BY b",
+  return fmt::format("SELECT {} AS b, uniqExact(user_key) {} GROUP BY b ORDER BY b",
                      BucketOf("ts", b), From(db, kActiveTypes, r));
 }
 
 std::string ActiveUsersSince(std::string_view db, base::TimePoint day, base::TimePoint week,
                              base::TimePoint month, base::TimePoint end) {
   return fmt::format(
-      "SELECT uniqExactIf(user_id, ts_ms >= {}), uniqExactIf(user_id, ts_ms >= {}), "
-      "uniqExact(user_id) {}",
-      Ms(day), Ms(week), From(db, kActiveTypes, Ms(month), Ms(end)));
+      "SELECT uniqExactIf(user_key, {}), uniqExactIf(user_key, {}), uniqExact(user_key) {}",
+      AtOrAfter(Ms(day)), AtOrAfter(Ms(week)), From(db, kActiveTypes, Ms(month), Ms(end)));
 }
 
 std::string RetentionCohorts(std::string_view db, const domain::TimeRange& r,
@@ -165,9 +179,9 @@ std::string RetentionActivity(std::string_view db, const domain::TimeRange& r,
   // ALL INNER JOIN: the strictness keyword is required by older servers.
   return fmt::format(
       "SELECT c, b, count() FROM "
-      "(SELECT user_id, {} AS c FROM {} WHERE f >= {}) AS cohort "
+      "(SELECT user_key, {} AS c FROM {} WHERE f >= {}) AS cohort "
       "ALL INNER JOIN "
-      "(SELECT DISTINCT user_id, {} AS b {}) AS activity USING user_id "
+      "(SELECT DISTINCT user_key, {} AS b {}) AS activity USING user_key "
       "GROUP BY c, b ORDER BY c, b",
       BucketOf(MsToDateTime("f"), b), FirstSignups(db, r.end), Ms(r.start), BucketOf("ts", b),
       From(db, kActiveTypes, r));
@@ -199,7 +213,7 @@ std::string Sessions(std::string_view db, const domain::TimeRange& r, const app:
       "    arrayPushBack(arrayPopFront(gaps), toInt64({g} + 1)) AS next_gaps, "
       "    arrayFilter((x, d, i) -> i = 1 OR d > {g}, t, gaps, arrayEnumerate(t)) AS starts, "
       "    arrayFilter((x, nd) -> nd > {g}, t, next_gaps) AS ends "
-      "   {from} GROUP BY user_id"
+      "   {from} GROUP BY user_key"
       "  ) ARRAY JOIN starts AS st, ends AS en"
       " ) GROUP BY g"
       ") ORDER BY g",
@@ -214,8 +228,8 @@ std::string Messages(std::string_view db, const domain::TimeRange& r,
       "sumIf(assumeNotNull(input_tokens), {split}), sumIf(assumeNotNull(output_tokens), {split}), "
       "{}, {} {} GROUP BY b, p, m ORDER BY b, p, m",
       BucketOf("ts", g.bucketing), g.by_provider ? "provider" : "''", g.by_model ? "model" : "''",
-      g.distinct_users ? "uniqExact(user_id)" : "0",
-      g.distinct_conversations ? "uniqExact(conversation_id)" : "0",
+      g.distinct_users ? "uniqExact(user_key)" : "0",
+      g.distinct_conversations ? "uniqExact(conversation_key)" : "0",
       From(db, kMessageType, r), fmt::arg("split", kSplit));
 }
 
@@ -259,7 +273,7 @@ std::string CostGroups(std::string_view db, const domain::TimeRange& r, const ap
 
 std::string ModelUsage(std::string_view db, const domain::TimeRange& r) {
   return fmt::format(
-      "SELECT provider, model, count(), uniqExact(user_id) {} GROUP BY provider, model "
+      "SELECT provider, model, count(), uniqExact(user_key) {} GROUP BY provider, model "
       "ORDER BY provider, model",
       From(db, kMessageType, r));
 }
@@ -273,7 +287,7 @@ std::string UsersOutside(std::string_view db, const domain::TimeRange& r,
     for (const auto& [p, m] : excluded) pairs.push_back(fmt::format("({}, {})", Quote(p), Quote(m)));
     condition = fmt::format(" AND (provider, model) NOT IN ({})", fmt::join(pairs, ", "));
   }
-  return fmt::format("SELECT uniqExact(user_id) {}{}", From(db, kMessageType, r), condition);
+  return fmt::format("SELECT uniqExact(user_key) {}{}", From(db, kMessageType, r), condition);
 }
 
 std::string Latencies(std::string_view db, const domain::TimeRange& r, bool by_model) {

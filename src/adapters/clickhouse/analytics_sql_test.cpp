@@ -33,9 +33,19 @@ TEST(AnalyticsSqlTest, EveryReadIsDeduplicatedAndFiltersExactlyOnMilliseconds) {
     EXPECT_NE(s.find("`db`.events FINAL"), std::string::npos) << s;
     EXPECT_NE(s.find("ts_ms < 1748822400001"), std::string::npos) << s;
     // The coarse seconds filter must not cut the last millisecond off.
-    EXPECT_NE(s.find("ts < toDateTime(1748822402, 'UTC')"), std::string::npos) << s;
+    EXPECT_NE(s.find("ts < toDateTime(1748822401, 'UTC')"), std::string::npos) << s;
   }
   EXPECT_NE(sql::ActiveUsers("db", r, b).find("ts_ms >= 1748736000500"), std::string::npos);
+}
+
+TEST(AnalyticsSqlTest, WholeSecondBoundsNeedOnlyTheSecondsColumn) {
+  const domain::TimeRange r{*domain::ParseIsoDateTime("2025-06-01T00:00:00Z"),
+                            *domain::ParseIsoDateTime("2025-06-02T00:00:00Z")};
+  const auto s = sql::Messages("db", r, {});
+  EXPECT_NE(s.find("ts >= toDateTime(1748736000, 'UTC') AND ts < toDateTime(1748822400, 'UTC')"),
+            std::string::npos) << s;
+  EXPECT_EQ(s.find("ts_ms >="), std::string::npos) << s;
+  EXPECT_EQ(s.find("ts_ms <"), std::string::npos) << s;
 }
 
 TEST(AnalyticsSqlTest, BucketsUseTheZonesCalendar) {
