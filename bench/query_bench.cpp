@@ -176,9 +176,11 @@ int main(int argc, char** argv) {
   };
   // Floor: a deduplicated count over the same range on the same connection.
   const auto range = domain::ParseAnalyticsQuery(domain::Metric::kChatMessages, month, now)->range;
+  // The same range conditions as the endpoints' reads (whole-second bounds: `ts` alone).
   const auto floor_sql = fmt::format(
-      "SELECT count() FROM analytics.events FINAL WHERE ts_ms >= {} AND ts_ms < {}",
-      range.start.time_since_epoch().count(), range.end.time_since_epoch().count());
+      "SELECT count() FROM analytics.events FINAL WHERE ts >= toDateTime({}, 'UTC') AND "
+      "ts < toDateTime({}, 'UTC')",
+      range.start.time_since_epoch().count() / 1000, range.end.time_since_epoch().count() / 1000);
   const auto floor = time_runs([&] { return raw->Query(floor_sql, "TabSeparated").has_value(); });
   if (floor.empty()) {
     std::cerr << "the floor query failed\n";

@@ -471,10 +471,16 @@ QueryService::R QueryService::ProvidersUsage(const Q& q) {
   std::vector<Value> rows;
   if (by_bucket) {
     std::set<std::string> providers;
-    std::map<std::pair<std::size_t, std::string>, const MessageTotals*> cells;
+    std::map<std::pair<std::size_t, std::string>, MessageTotals> cells;
     for (const auto& t : *totals) {
       providers.insert(t.provider);
-      cells[{BucketIndex(q, t.bucket_ms), t.provider}] = &t;
+      auto& cell = cells[{BucketIndex(q, t.bucket_ms), t.provider}];
+      cell.messages += t.messages;
+      cell.tokens += t.tokens;
+      cell.input_tokens += t.input_tokens;
+      cell.output_tokens += t.output_tokens;
+      cell.users += t.users;  // one storage row per (bucket, provider): nothing to merge
+      cell.conversations += t.conversations;
     }
     static const MessageTotals kZero;
     for (std::size_t i = 0; i < q.buckets.size(); ++i) {
@@ -482,7 +488,7 @@ QueryService::R QueryService::ProvidersUsage(const Q& q) {
         Value row = Value::Object();
         row.Set("bucket", Label(q, i)).Set("provider", Value::String(p));
         const auto it = cells.find({i, p});
-        fill(row, it == cells.end() ? kZero : *it->second);
+        fill(row, it == cells.end() ? kZero : it->second);
         rows.push_back(std::move(row));
       }
     }

@@ -158,7 +158,12 @@ base::TimePoint TimeZone::Floor(base::TimePoint t, Granularity g) const {
 
 base::TimePoint TimeZone::Next(base::TimePoint bucket_start, Granularity g) const {
   switch (g) {
-    case Granularity::kHour: return bucket_start + hours{1};
+    case Granularity::kHour: {
+      // Realigned to the local full hour after each step: across a half-hour DST change (Lord
+      // Howe) the next local hour starts 30 or 90 minutes later.
+      const auto next = Floor(bucket_start + hours{1}, g);
+      return next > bucket_start ? next : bucket_start + hours{1};
+    }
     case Granularity::kDay: return DayStart(bucket_start, 1);
     case Granularity::kWeek: return DayStart(bucket_start, 7);
     case Granularity::kMonth: {
@@ -225,8 +230,9 @@ std::optional<base::TimePoint> ParseRangeBound(std::string_view text, const Time
 }
 
 std::string AnalyticsQuery::Key() const {
-  return fmt::format("{}|{}|{}|{}|{}|{}", SpecOf(metric).path, requested_range, tz.name(),
-                     GranularityName(granularity), group_by, limit);
+  return fmt::format("{}|{}|{}|{}|{}|{}|{}", SpecOf(metric).path,
+                     range.start.time_since_epoch().count(), range.end.time_since_epoch().count(),
+                     tz.name(), GranularityName(granularity), group_by, limit);
 }
 
 base::Result<AnalyticsQuery> ParseAnalyticsQuery(Metric metric,
@@ -288,6 +294,14 @@ base::Result<AnalyticsQuery> ParseAnalyticsQuery(Metric metric,
     const auto* text = param(name);
     if (text == nullptr) return std::optional<base::TimePoint>{};
     const auto t = ParseRangeBound(*text, q.tz, is_end);
+    // Storage keeps seconds in 32-bit DateTime: no instant beyond 2106 exists there.
+    static const auto kEarliest = *ParseIsoDateTime("1990-01-01T00:00:00Z");
+    static const auto kLatest = *ParseIsoDateTime("2100-01-02T00:00:00Z");
+    if (t && (*t < kEarliest || *t > kLatest)) {
+      return base::Fail(base::Error::InvalidArgument(
+          fmt::format("{} must be between 1990-01-01 and 2100-01-01, got '{}'", name, *text),
+          std::string(name)));
+    }
     if (!t) {
       return base::Fail(base::Error::InvalidArgument(
           fmt::format("{} must be a date (2025-01-31) or a date-time with an offset "
@@ -303,10 +317,6 @@ base::Result<AnalyticsQuery> ParseAnalyticsQuery(Metric metric,
   if (!end) return base::Fail(end.error());
   q.range.end = end->value_or(now);
   q.range.start = start->value_or(q.range.end - days{30});
-  const auto key_of = [](const std::optional<base::TimePoint>& t) {
-    return t ? std::to_string(t->time_since_epoch().count()) : std::string("default");
-  };
-  q.requested_range = key_of(*start) + "-" + key_of(*end);
   if (q.range.start >= q.range.end) {
     return base::Fail(base::Error::InvalidArgument(
         fmt::format("startDate ({}) must be before endDate ({})", q.tz.Format(q.range.start),

@@ -107,9 +107,6 @@ struct AnalyticsQuery {
   std::string group_by;  ///< "" or one of the metric's allowed values
   int limit = 10;
   std::vector<base::TimePoint> buckets;  ///< filled for metrics with buckets
-  /// The range as requested: a bound left to its default ("now") is keyed as such, so that
-  /// repeated requests for "the last 30 days" share a cache entry within its TTL.
-  std::string requested_range;
 
   /// Canonical text of the request (cache key).
   std::string Key() const;

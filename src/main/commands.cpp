@@ -181,7 +181,9 @@ int RunServe(const config::Config& c) {
   app::ResponseCache cache(clock, c.query_cache == "on" ? c.query_cache_ttl : std::chrono::milliseconds{0});
   app::QueryService queries(analytics_store, std::move(catalogs->plans), std::move(catalogs->prices),
                             cache, app::QueryService::Options{c.session_gap});
-  adapters::http::AddAnalyticsRoutes(server, queries, clock);
+  // Declared after the server, so its threads are joined before the server goes away.
+  adapters::http::QueryWorkers query_workers(std::max(1, c.http_threads), 64);
+  adapters::http::AddAnalyticsRoutes(server, queries, query_workers, clock);
   adapters::http::AddOpenApiRoute(server);
   std::vector<adapters::http::ReadinessCheck> checks = {
       {"storage", [store_ptr] { return store_ptr->Ping(); }}};

@@ -68,6 +68,9 @@ TEST_F(ChdbAnalyticsTest, BucketsFromSqlAreExactlyTheServicesBuckets) {
   // One message every 37 minutes over two DST changes, month and week edges.
   const domain::TimeRange range{At("2025-03-27T00:00:00Z"), At("2025-04-03T00:00:00Z")};
   const domain::TimeRange autumn{At("2025-10-24T00:00:00Z"), At("2025-11-03T00:00:00Z")};
+  // Lord Howe's half-hour changes (2025-04-06 and 2025-10-05) are left out on purpose: there the
+  // service cuts the repeated local hour differently from the engine, and answers map the
+  // engine's rows to the bucket holding them (docs/metrics.md).
   std::vector<domain::Event> events;
   for (const auto& r : {range, autumn}) {
     int n = 0;

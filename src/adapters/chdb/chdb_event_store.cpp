@@ -24,6 +24,8 @@ base::Result<std::unique_ptr<ChdbEventStore>> ChdbEventStore::Open(const Options
   if (!writer) return base::Fail(writer.error());
   auto reader = ChdbConnection::Open(*library, options.data_dir);
   if (!reader) return base::Fail(reader.error());
+  auto analytics = ChdbConnection::Open(*library, options.data_dir);
+  if (!analytics) return base::Fail(analytics.error());
   // Duplicates are dropped before the insert (ADR 0002), so the engine need not collapse them
   // again while writing each part; this roughly doubles the insert rate of 100k-row batches.
   if (auto r = (*writer)->Query("SET optimize_on_insert = 0", "TabSeparated"); !r) {
@@ -33,18 +35,21 @@ base::Result<std::unique_ptr<ChdbEventStore>> ChdbEventStore::Open(const Options
                                      {"version", (*library)->Version()},
                                      {"path", options.data_dir}});
   return std::unique_ptr<ChdbEventStore>(new ChdbEventStore(
-      options, clock, std::move(*library), std::move(*writer), std::move(*reader)));
+      options, clock, std::move(*library), std::move(*writer), std::move(*reader),
+      std::move(*analytics)));
 }
 
 ChdbEventStore::ChdbEventStore(Options options, const base::Clock& clock,
                                std::shared_ptr<ChdbLibrary> library,
                                std::unique_ptr<ChdbConnection> writer,
-                               std::unique_ptr<ChdbConnection> reader)
+                               std::unique_ptr<ChdbConnection> reader,
+                               std::unique_ptr<ChdbConnection> analytics)
     : options_(std::move(options)),
       clock_(clock),
       library_(std::move(library)),
       writer_(std::move(writer)),
       reader_(std::move(reader)),
+      analytics_(std::move(analytics)),
       insert_sql_(ch::InsertEventsSql(options_.database)) {}
 
 ChdbEventStore::~ChdbEventStore() { Close(); }
@@ -104,12 +109,13 @@ base::Result<std::vector<domain::Event>> ChdbEventStore::ReadEvents(std::size_t 
 }
 
 base::Result<std::string> ChdbEventStore::Query(std::string_view sql, std::string_view format) {
-  return reader_->Query(sql, format);
+  return analytics_->Query(sql, format);
 }
 
 void ChdbEventStore::Close() {
   if (writer_) writer_->Close();
   if (reader_) reader_->Close();
+  if (analytics_) analytics_->Close();
 }
 
 }  // namespace adapters::chdb

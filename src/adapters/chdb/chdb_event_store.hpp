@@ -11,8 +11,9 @@
 namespace adapters::chdb {
 
 /// EventStore on the embedded ClickHouse engine (chDB) under one data directory. One writer
-/// connection for Append, one reader connection for everything else, so reads never wait for
-/// an insert. Rows are streamed in RowBinary (never inline SQL data). Thread-safe.
+/// connection for Append, one reader connection for the store's own reads, one for `Query`
+/// (the analytics reads), so reads never wait for an insert and readiness checks never wait
+/// behind a long analytics query. Rows are streamed in RowBinary (never inline SQL data). Thread-safe.
 class ChdbEventStore final : public app::EventStore {
  public:
   struct Options {
@@ -33,20 +34,22 @@ class ChdbEventStore final : public app::EventStore {
   base::Result<std::vector<domain::Event>> ReadEvents(std::size_t limit) override;
   void Close() override;
 
-  /// Runs a read-only statement on the reader connection (benchmarks, diagnostics).
+  /// Runs a read-only statement on the analytics connection (analytics reads, benchmarks).
   base::Result<std::string> Query(std::string_view sql, std::string_view format);
   /// Streams ready-made RowBinary rows into `events` (benchmark baseline).
   base::Status AppendRowBinary(std::string_view rows);
 
  private:
   ChdbEventStore(Options options, const base::Clock& clock, std::shared_ptr<ChdbLibrary> library,
-                 std::unique_ptr<ChdbConnection> writer, std::unique_ptr<ChdbConnection> reader);
+                 std::unique_ptr<ChdbConnection> writer, std::unique_ptr<ChdbConnection> reader,
+                 std::unique_ptr<ChdbConnection> analytics);
 
   Options options_;
   const base::Clock& clock_;
   std::shared_ptr<ChdbLibrary> library_;
   std::unique_ptr<ChdbConnection> writer_;
   std::unique_ptr<ChdbConnection> reader_;
+  std::unique_ptr<ChdbConnection> analytics_;
   std::atomic<bool> migrated_{false};
   std::string insert_sql_;
 };

@@ -181,10 +181,11 @@ std::string RetentionActivity(std::string_view db, const domain::TimeRange& r,
       "SELECT c, b, count() FROM "
       "(SELECT user_key, {} AS c FROM {} WHERE f >= {}) AS cohort "
       "ALL INNER JOIN "
-      "(SELECT DISTINCT user_key, {} AS b {}) AS activity USING user_key "
+      "(SELECT DISTINCT user_key, {} AS b {} AND user_key IN "
+      "(SELECT user_key FROM {} WHERE f >= {})) AS activity USING user_key "
       "GROUP BY c, b ORDER BY c, b",
       BucketOf(MsToDateTime("f"), b), FirstSignups(db, r.end), Ms(r.start), BucketOf("ts", b),
-      From(db, kActiveTypes, r));
+      From(db, kActiveTypes, r), FirstSignups(db, r.end), Ms(r.start));
 }
 
 std::string Conversations(std::string_view db, const domain::TimeRange& r,
@@ -373,13 +374,20 @@ base::Result<app::Units> ParseUnits(std::string_view text, int scale) {
 
 base::Result<std::vector<std::vector<std::string>>> ClickHouseAnalyticsStore::Rows(
     const std::string& sql, std::size_t columns) {
-  auto answer = execute_(sql, "TabSeparated");
+  // A bound on each read, so that one pathological request cannot hold a worker for long.
+  auto answer = execute_(sql + " SETTINGS max_execution_time = 60", "TabSeparated");
   if (!answer) {
-    // The engine's message quotes the SQL: it goes to the log, not to the client.
-    base::log::Error("analytics.query_failed", {{"error", answer.error().message}});
-    return base::Fail(base::Error{answer.error().code == base::ErrorCode::kUnavailable
-                                      ? base::ErrorCode::kUnavailable
-                                      : base::ErrorCode::kInternal,
+    // The engine's message quotes the SQL: it goes to the log, not to the client. An engine
+    // exception is a bug to fix (500), except running out of time or memory, which a retry
+    // later may not meet (503); storage that is closed or gone stays unavailable.
+    const auto& message = answer.error().message;
+    base::log::Error("analytics.query_failed", {{"error", message}});
+    const bool engine_exception = message.find("Code: ") != std::string::npos;
+    const bool resources = message.find("Code: 159.") != std::string::npos ||  // timeout
+                           message.find("Code: 241.") != std::string::npos;    // memory limit
+    const bool unavailable = answer.error().code == base::ErrorCode::kUnavailable &&
+                             (!engine_exception || resources);
+    return base::Fail(base::Error{unavailable ? base::ErrorCode::kUnavailable : base::ErrorCode::kInternal,
                                   "the analytics query failed; the service log has the details",
                                   {}});
   }

@@ -85,11 +85,12 @@ TEST(ClickHouseAnalyticsStoreTest, ParsesAnswersAndHidesEngineMessages) {
   std::string answer = "user.signup\t3\n";
   std::string last_sql;
   bool fail = false;
+  base::Error failure = base::Error::Internal("Code: 62. Syntax error near SELECT secret");
   ClickHouseAnalyticsStore store(
       [&](const std::string& statement, std::string_view format) -> base::Result<std::string> {
         last_sql = statement;
         EXPECT_EQ(format, "TabSeparated");
-        if (fail) return base::Fail(base::Error::Internal("Code: 62. Syntax error near SELECT secret"));
+        if (fail) return base::Fail(failure);
         return answer;
       },
       "db");
@@ -106,6 +107,16 @@ TEST(ClickHouseAnalyticsStoreTest, ParsesAnswersAndHidesEngineMessages) {
   const auto failed = store.Signups(Range());
   ASSERT_FALSE(failed.has_value());
   EXPECT_EQ(failed.error().message.find("SELECT"), std::string::npos);
+  EXPECT_EQ(failed.error().code, base::ErrorCode::kInternal);
+  // The embedded engine reports its exceptions as unavailable: a query bug is still a 500 ...
+  failure = base::Error::Unavailable("Code: 43. Illegal type of argument: SELECT x");
+  EXPECT_EQ(store.Signups(Range()).error().code, base::ErrorCode::kInternal);
+  // ... but a timeout, a memory limit or closed storage is a 503.
+  failure = base::Error::Unavailable("Code: 159. Timeout exceeded: elapsed 60 seconds");
+  EXPECT_EQ(store.Signups(Range()).error().code, base::ErrorCode::kUnavailable);
+  failure = base::Error::Unavailable("storage is closed");
+  EXPECT_EQ(store.Signups(Range()).error().code, base::ErrorCode::kUnavailable);
+  EXPECT_NE(last_sql.find("SETTINGS max_execution_time"), std::string::npos);
 }
 
 }  // namespace

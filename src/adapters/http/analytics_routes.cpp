@@ -1,6 +1,10 @@
 #include "adapters/http/analytics_routes.hpp"
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <fmt/format.h>
+
+#include <atomic>
 
 #include <chrono>
 #include <cmath>
@@ -75,22 +79,55 @@ std::string AnalyticsBody(const domain::MetricResult& result, const domain::Anal
   return ToJson(body);
 }
 
-void AddAnalyticsRoutes(HttpServer& server, app::QueryService& queries, const base::Clock& clock) {
+struct QueryWorkers::Impl {
+  explicit Impl(int threads) : pool(static_cast<std::size_t>(std::max(1, threads))) {}
+  boost::asio::thread_pool pool;
+  std::atomic<std::size_t> pending{0};
+  std::size_t max_queued = 0;
+};
+
+QueryWorkers::QueryWorkers(int threads, std::size_t max_queued) : impl_(std::make_unique<Impl>(threads)) {
+  impl_->max_queued = max_queued;
+}
+
+QueryWorkers::~QueryWorkers() { impl_->pool.join(); }
+
+bool QueryWorkers::TrySubmit(std::function<void()> work) {
+  if (impl_->pending.fetch_add(1) >= impl_->max_queued) {
+    impl_->pending.fetch_sub(1);
+    return false;
+  }
+  boost::asio::post(impl_->pool, [impl = impl_.get(), work = std::move(work)] {
+    work();
+    impl->pending.fetch_sub(1);
+  });
+  return true;
+}
+
+void AddAnalyticsRoutes(HttpServer& server, app::QueryService& queries, QueryWorkers& workers,
+                        const base::Clock& clock) {
   for (const auto& spec : domain::AllMetrics()) {
     const auto metric = spec.metric;
     server.Route("GET", "/api/analytics/" + std::string(spec.path),
-                 [metric, &queries, &clock](Request& req, Responder respond) {
+                 [metric, &queries, &workers, &clock](Request& req, Responder respond) {
                    const auto started = std::chrono::steady_clock::now();
-                   const auto query = domain::ParseAnalyticsQuery(metric, req.query, clock.Now());
+                   auto query = domain::ParseAnalyticsQuery(metric, req.query, clock.Now());
                    if (!query) return respond(ErrorResponse(query.error()));
-                   const auto answer = queries.Run(*query);
-                   if (!answer) return respond(ErrorResponse(answer.error()));
-                   const std::chrono::duration<double, std::milli> elapsed =
-                       std::chrono::steady_clock::now() - started;
-                   respond(Response{200, "application/json",
-                                    AnalyticsBody(answer->result, *query, answer->cached,
-                                                  elapsed.count()),
-                                    {}});
+                   auto run = [&queries, started, query = std::move(*query), respond]() {
+                     const auto answer = queries.Run(query);
+                     if (!answer) return respond(ErrorResponse(answer.error()));
+                     const std::chrono::duration<double, std::milli> elapsed =
+                         std::chrono::steady_clock::now() - started;
+                     respond(Response{200, "application/json",
+                                      AnalyticsBody(answer->result, query, answer->cached,
+                                                    elapsed.count()),
+                                      {}});
+                   };
+                   if (!workers.TrySubmit(std::move(run))) {
+                     respond(ErrorResponse({base::ErrorCode::kResourceExhausted,
+                                            "too many analytics queries in progress; retry shortly",
+                                            {}}));
+                   }
                  });
   }
 }

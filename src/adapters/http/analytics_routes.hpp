@@ -1,5 +1,7 @@
 #pragma once
 
+#include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -11,10 +13,29 @@
 
 namespace adapters::http {
 
+/// Threads that run analytics queries, so that a slow query never holds the HTTP I/O threads
+/// (ingest, health and readiness keep answering). At most `max_queued` queries wait; more are
+/// refused with kResourceExhausted (429). Joins its threads on destruction; thread-safe.
+class QueryWorkers {
+ public:
+  QueryWorkers(int threads, std::size_t max_queued);
+  ~QueryWorkers();
+  QueryWorkers(const QueryWorkers&) = delete;
+  QueryWorkers& operator=(const QueryWorkers&) = delete;
+
+  /// Runs `work` on a worker; false (and `work` dropped) when the queue is full.
+  bool TrySubmit(std::function<void()> work);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 /// `GET /api/analytics/<metric>` for every metric of domain::AllMetrics(): validates the query
-/// string (400 naming the parameter), runs the query service on the calling thread and answers
-/// `{"data", "summary"?, "meta"}`.
-void AddAnalyticsRoutes(HttpServer& server, app::QueryService& queries, const base::Clock& clock);
+/// string (400 naming the parameter) on the I/O thread, runs the query service on `workers` and
+/// answers `{"data", "summary"?, "meta"}`.
+void AddAnalyticsRoutes(HttpServer& server, app::QueryService& queries, QueryWorkers& workers,
+                        const base::Clock& clock);
 
 /// `GET /api/docs/openapi.json`: the OpenAPI document of every route (docs/openapi.json).
 void AddOpenApiRoute(HttpServer& server);

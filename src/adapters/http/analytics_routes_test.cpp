@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <atomic>
+#include <mutex>
 #include <set>
 
 #include "adapters/http/service_routes.hpp"
@@ -59,6 +61,20 @@ TEST(ToJsonTest, NumbersStayNumbersAndStringsAreEscaped) {
   EXPECT_NO_THROW(json::parse(ToJson(v)));
 }
 
+TEST(QueryWorkersTest, RunsWorkAndRefusesPastTheQueue) {
+  std::atomic<int> done{0};
+  std::mutex gate;
+  std::unique_lock hold(gate);
+  {
+    QueryWorkers workers(1, 2);
+    EXPECT_TRUE(workers.TrySubmit([&] { std::lock_guard l(gate); ++done; }));
+    EXPECT_TRUE(workers.TrySubmit([&] { ++done; }));
+    EXPECT_FALSE(workers.TrySubmit([&] { ++done; }));  // two already pending
+    hold.unlock();
+  }  // joins
+  EXPECT_EQ(done.load(), 2);
+}
+
 TEST(AnalyticsBodyTest, MetaEchoesTheResolvedRequest) {
   const auto q = domain::ParseAnalyticsQuery(
       domain::Metric::kChatMessages,
@@ -96,7 +112,8 @@ TEST(OpenApiTest, DocumentAndRouterListTheSameRoutes) {
   // The same registration calls as the service's wiring (src/main/commands.cpp).
   AddIngestRoutes(server, ingest, domain::DecodeLimits{}, clock);
   AddEventStatsRoute(server, events);
-  AddAnalyticsRoutes(server, queries, clock);
+  QueryWorkers workers(1, 4);
+  AddAnalyticsRoutes(server, queries, workers, clock);
   AddOpenApiRoute(server);
   AddOperationsRoutes(server, {}, http_metrics);
 

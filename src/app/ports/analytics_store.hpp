@@ -14,7 +14,7 @@
 namespace app {
 
 /// Exact decimal money: an integer count of 1e-`scale` units (amounts scale 4, costs scale 9).
-using Units = __int128;
+__extension__ using Units = __int128;  // GCC and Clang; exact money sums beyond 64 bits
 
 /// How rows are bucketed in a read: by the aligned bucket start in `tz` (`bucket_ms` of the
 /// answer rows is that instant in epoch ms), or not at all.
