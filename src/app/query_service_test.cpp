@@ -262,6 +262,23 @@ TEST_F(QueryServiceTest, CacheAnswersRepeatsUntilTheTtlPasses) {
   EXPECT_EQ(fresh->result.data.items[0].Find("totalUsers")->i, 11);
 }
 
+TEST(ResponseCacheTest, DropsExpiredEntriesAndSkipsHugeAnswers) {
+  base::FixedClock clock(At("2025-06-15T00:00:00Z"));
+  ResponseCache cache(clock, std::chrono::seconds{30}, 4);
+  domain::MetricResult small;
+  small.data.items.resize(3);
+  cache.Put("a", small);
+  EXPECT_TRUE(cache.Get("a").has_value());
+  domain::MetricResult huge;
+  huge.data.items.resize(ResponseCache::kMaxCachedRows + 1);
+  cache.Put("huge", huge);
+  EXPECT_FALSE(cache.Get("huge").has_value());
+  for (char c = 'a'; c < 'k'; ++c) cache.Put(std::string(2, c), small);  // bounded, no failure
+  EXPECT_TRUE(cache.Get("jj").has_value());
+  clock.Set(clock.Now() + std::chrono::seconds{30});
+  EXPECT_FALSE(cache.Get("jj").has_value());
+}
+
 TEST_F(QueryServiceTest, StorageFailuresPropagateAndAreNotCached) {
   ResponseCache cache(clock_, std::chrono::seconds{30});
   QueryService s(store_, *domain::PlanCatalog::Parse(R"({"plans": []})"),

@@ -19,12 +19,11 @@ std::optional<domain::MetricResult> ResponseCache::Get(const std::string& key) {
 }
 
 void ResponseCache::Put(const std::string& key, const domain::MetricResult& result) {
-  if (!enabled()) return;
+  // Huge answers (an hourly series over a year, grouped) would pin memory for little gain.
+  if (!enabled() || result.data.items.size() > kMaxCachedRows) return;
   const auto now = clock_.Now();
   std::lock_guard lock(mutex_);
-  if (entries_.size() >= max_entries_) {
-    std::erase_if(entries_, [&](const auto& kv) { return now - kv.second.stored >= ttl_; });
-  }
+  std::erase_if(entries_, [&](const auto& kv) { return now - kv.second.stored >= ttl_; });
   if (entries_.size() >= max_entries_) {
     std::vector<std::pair<base::TimePoint, std::string>> by_age;
     for (const auto& [k, e] : entries_) by_age.emplace_back(e.stored, k);

@@ -12,10 +12,13 @@
 namespace app {
 
 /// In-process cache of analytics answers keyed by the canonical query, each kept for `ttl`.
-/// A `ttl` of zero disables it. Bounded: past `max_entries` expired entries are dropped, and if
-/// none expired the oldest half goes. Thread-safe.
+/// A `ttl` of zero disables it. Bounded: expired entries are dropped on every `Put`, answers of
+/// more than `kMaxCachedRows` rows are not kept, and past `max_entries` the oldest half goes.
+/// Thread-safe.
 class ResponseCache {
  public:
+  static constexpr std::size_t kMaxCachedRows = 20'000;
+
   ResponseCache(const base::Clock& clock, std::chrono::milliseconds ttl,
                 std::size_t max_entries = 1000)
       : clock_(clock), ttl_(ttl), max_entries_(max_entries) {}
