@@ -1,5 +1,6 @@
 #include "e2e/analytics_oracle.hpp"
 
+#include <functional>
 #include <algorithm>
 #include <cstdio>
 #include <set>
@@ -381,6 +382,15 @@ Oracle::BillingState Oracle::StateAt(const std::vector<const Event*>& billing, I
   return s;
 }
 
+bool Oracle::EverAboveZeroBefore(const std::vector<const Event*>& billing, Instant from,
+                                 const std::string& currency) const {
+  for (const Event* e : billing) {
+    if (e->timestamp >= from) break;
+    if (StateAt(billing, e->timestamp + Millis(1)).MrrIn(currency) > 0) return true;
+  }
+  return false;
+}
+
 std::optional<Int128> Oracle::CostOf(const Event& m) const {
   if (m.cost_usd) return static_cast<Int128>(*m.cost_usd) * 1'000'000;  // 1e-9 -> 1e-15
   const ModelPrice* entry = nullptr;
@@ -757,6 +767,20 @@ struct Movements {
          reactivation = 0;
 };
 
+// Adds one customer's move from `prev` to `cur`: new only if they were never above 0 before.
+void Classify(Int128 prev, Int128 cur, const std::function<bool()>& ever_above_zero, Movements& m) {
+  if (prev == cur) return;
+  if (prev == 0) {
+    (ever_above_zero() ? m.reactivation : m.fresh) += cur;
+  } else if (cur == 0) {
+    m.churned += prev;
+  } else if (cur > prev) {
+    m.expansion += cur - prev;
+  } else {
+    m.contraction += prev - cur;
+  }
+}
+
 }  // namespace
 
 json::object Oracle::RevenueMrr(const Frame& f, bool arr) const {
@@ -775,23 +799,7 @@ json::object Oracle::RevenueMrr(const Frame& f, bool arr) const {
         const auto cur = StateAt(billing, to).MrrIn(c);
         m.start += prev;
         m.end += cur;
-        if (prev == cur) continue;
-        if (prev == 0) {
-          // New only if the customer was never above 0 in this currency at any instant up to
-          // `from`; the states observable before `from` are those right after each event.
-          bool ever = false;
-          for (const Event* e : billing) {
-            if (e->timestamp >= from) break;
-            if (StateAt(billing, e->timestamp + Millis(1)).MrrIn(c) > 0) ever = true;
-          }
-          (ever ? m.reactivation : m.fresh) += cur;
-        } else if (cur == 0) {
-          m.churned += prev;
-        } else if (cur > prev) {
-          m.expansion += cur - prev;
-        } else {
-          m.contraction += prev - cur;
-        }
+        Classify(prev, cur, [&] { return EverAboveZeroBefore(billing, from, c); }, m);
       }
       if (arr) {
         rows.push_back(json::object{
@@ -854,21 +862,7 @@ json::object Oracle::RevenueChurnRate(const Frame& f) const {
         auto& m = by_currency[c];
         const auto prev = s0.MrrIn(c), cur = s1.MrrIn(c);
         m.start += prev;
-        if (prev == cur) continue;
-        if (prev == 0) {
-          bool ever = false;
-          for (const Event* e : billing) {
-            if (e->timestamp >= from) break;
-            if (StateAt(billing, e->timestamp + Millis(1)).MrrIn(c) > 0) ever = true;
-          }
-          (ever ? m.reactivation : m.fresh) += cur;
-        } else if (cur == 0) {
-          m.churned += prev;
-        } else if (cur > prev) {
-          m.expansion += cur - prev;
-        } else {
-          m.contraction += prev - cur;
-        }
+        Classify(prev, cur, [&] { return EverAboveZeroBefore(billing, from, c); }, m);
       }
     }
     json::object mrr;

@@ -175,6 +175,10 @@ class Oracle {
   /// Subscription and payment state of a customer at `t`: after every billing event with a
   /// timestamp strictly before `t`.
   BillingState StateAt(const std::vector<const Event*>& billing, Instant t) const;
+  /// Whether the customer's MRR in `currency` was above 0 at any instant before `from` (the
+  /// states observable before `from` are those right after each event).
+  bool EverAboveZeroBefore(const std::vector<const Event*>& billing, Instant from,
+                           const std::string& currency) const;
   /// Cost of a message in 1e-15 USD, or nullopt when it is unpriced.
   std::optional<Int128> CostOf(const Event& message) const;
 
