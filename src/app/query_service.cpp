@@ -12,7 +12,6 @@ namespace app {
 namespace {
 
 using domain::Value;
-using Series = std::vector<std::int64_t>;
 
 #define TRY_ASSIGN(var, expr)                       \
   auto var = (expr);                                \
@@ -40,18 +39,10 @@ Value Ratio(double numerator, double denominator) {
 Value Count(std::uint64_t n) { return Value::Int(static_cast<std::int64_t>(n)); }
 
 // Amount units (10^-4) rounded to cents, half away from zero.
-double AmountToMoney(Units u) {
-  const bool negative = u < 0;
-  const Units m = negative ? -u : u;
-  const double v = static_cast<double>(static_cast<std::int64_t>((m + 50) / 100)) / 100.0;
-  return negative ? -v : v;
-}
+double AmountToMoney(Units u) { return static_cast<double>(domain::DivideRounded(u, 100)) / 100.0; }
 
 // Cost units (10^-15 USD) rounded to 10^-6, half away from zero.
-double CostToUsd(Units u) {
-  constexpr Units kPerMicro = 1'000'000'000;
-  return static_cast<double>(static_cast<std::int64_t>((u + kPerMicro / 2) / kPerMicro)) / 1e6;
-}
+double CostToUsd(Units u) { return static_cast<double>(domain::DivideRounded(u, 1'000'000'000)) / 1e6; }
 
 // Sorts object rows by the first measure (a number) descending, then by the name fields.
 void SortByMeasure(std::vector<Value>& rows, std::string_view measure,

@@ -6,12 +6,8 @@
 namespace app {
 
 double MrrToMoney(Units units) {
-  constexpr Units kPerCent = Units{100} * kMrrUnitsPerAmountUnit;  // 10^-2 / (10^-4 / 27720)
-  const bool negative = units < 0;
-  const Units magnitude = negative ? -units : units;
-  const Units cents = (magnitude + kPerCent / 2) / kPerCent;
-  const double value = static_cast<double>(static_cast<std::int64_t>(cents)) / 100.0;
-  return negative ? -value : value;
+  // A cent is 10^-2 / (10^-4 / 27720) MRR units.
+  return static_cast<double>(domain::DivideRounded(units, Units{100} * kMrrUnitsPerAmountUnit)) / 100.0;
 }
 
 namespace {

@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "domain/analytics_query.hpp"
+#include "domain/decimal.hpp"
 
 namespace domain {
 namespace {
@@ -32,31 +33,10 @@ std::optional<std::int64_t> DecimalOf(const dom::element& v, int scale) {
 }  // namespace
 
 std::optional<std::int64_t> ParseDecimalUnits(std::string_view text, int scale) {
-  std::int64_t value = 0;
-  int decimals = -1;
-  bool digits = false;
-  for (const char c : text) {
-    if (c == '.') {
-      if (decimals >= 0) return std::nullopt;
-      decimals = 0;
-      continue;
-    }
-    if (c < '0' || c > '9') return std::nullopt;
-    digits = true;
-    if (decimals >= 0 && ++decimals > scale) {
-      if (c != '0') return std::nullopt;
-      --decimals;
-      continue;
-    }
-    if (value > (INT64_MAX - 9) / 10) return std::nullopt;
-    value = value * 10 + (c - '0');
-  }
-  if (!digits) return std::nullopt;
-  for (int d = std::max(decimals, 0); d < scale; ++d) {
-    if (value > INT64_MAX / 10) return std::nullopt;
-    value *= 10;
-  }
-  return value;
+  if (text.starts_with('-')) return std::nullopt;
+  const auto value = ParseDecimal(text, scale);
+  if (!value || *value > INT64_MAX) return std::nullopt;
+  return static_cast<std::int64_t>(*value);
 }
 
 base::Result<PlanCatalog> PlanCatalog::Parse(std::string_view json) {

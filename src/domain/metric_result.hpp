@@ -23,8 +23,6 @@ struct Value {
   static Value Null() { return {}; }
   static Value Int(std::int64_t v) { Value x; x.kind = Kind::kInt; x.i = v; return x; }
   static Value Double(double v) { Value x; x.kind = Kind::kDouble; x.d = v; return x; }
-  /// A double, or null when absent (undefined quotients).
-  static Value MaybeDouble(std::optional<double> v) { return v ? Double(*v) : Null(); }
   static Value String(std::string v) { Value x; x.kind = Kind::kString; x.s = std::move(v); return x; }
   static Value Bool(bool v) { Value x; x.kind = Kind::kBool; x.i = v ? 1 : 0; return x; }
   static Value List() { Value x; x.kind = Kind::kList; return x; }

@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "base/log.hpp"
+#include "domain/decimal.hpp"
 
 namespace adapters::clickhouse {
 namespace {
@@ -345,31 +346,9 @@ std::vector<std::vector<std::string>> ParseTsv(std::string_view tsv) {
 }
 
 base::Result<app::Units> ParseUnits(std::string_view text, int scale) {
-  const auto bad = [&] { return base::Fail(BadAnswer(fmt::format("decimal '{}'", text))); };
-  bool negative = false;
-  if (!text.empty() && text.front() == '-') {
-    negative = true;
-    text.remove_prefix(1);
-  }
-  if (text.empty()) return bad();
-  app::Units value = 0;
-  int decimals = -1;
-  for (const char c : text) {
-    if (c == '.') {
-      if (decimals >= 0) return bad();
-      decimals = 0;
-      continue;
-    }
-    if (c < '0' || c > '9') return bad();
-    if (decimals >= 0 && ++decimals > scale) {
-      if (c != '0') return bad();
-      --decimals;
-      continue;
-    }
-    value = value * 10 + (c - '0');
-  }
-  for (int d = std::max(decimals, 0); d < scale; ++d) value *= 10;
-  return negative ? -value : value;
+  const auto value = domain::ParseDecimal(text, scale);
+  if (!value) return base::Fail(BadAnswer(fmt::format("decimal '{}'", text)));
+  return *value;
 }
 
 base::Result<std::vector<std::vector<std::string>>> ClickHouseAnalyticsStore::Rows(

@@ -10,11 +10,12 @@
 #include "base/clock.hpp"
 #include "base/result.hpp"
 #include "domain/analytics_query.hpp"
+#include "domain/decimal.hpp"
 
 namespace app {
 
 /// Exact decimal money: an integer count of 1e-`scale` units (amounts scale 4, costs scale 9).
-__extension__ using Units = __int128;  // GCC and Clang; exact money sums beyond 64 bits
+using Units = domain::Int128;
 
 /// How rows are bucketed in a read: by the aligned bucket start in `tz` (`bucket_ms` of the
 /// answer rows is that instant in epoch ms), or not at all.
