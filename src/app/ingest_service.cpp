@@ -9,8 +9,10 @@
 namespace app {
 
 IngestService::IngestService(EventStore& store, const Pseudonymizer& pseudonymizer,
-                             const base::Clock& clock, IngestMetrics& metrics, Options options)
+                             const base::Clock& clock, IngestMetrics& metrics, Options options,
+                             WriteObserver* observer)
     : store_(store),
+      observer_(observer),
       pseudonymizer_(pseudonymizer),
       clock_(clock),
       metrics_(metrics),
@@ -162,7 +164,11 @@ void IngestService::Flush(std::vector<Submission>& batch) {
     }
   }
   base::Status status;
-  if (!rows.empty()) status = store_.Append(rows);
+  if (!rows.empty()) {
+    if (observer_ != nullptr) observer_->BeforeWrite(rows);
+    status = store_.Append(rows);
+    if (observer_ != nullptr) observer_->AfterWrite(rows);
+  }
   if (!status) {
     metrics_.BatchFailed();
     base::log::Error("ingest.batch_failed",

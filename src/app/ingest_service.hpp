@@ -55,7 +55,7 @@ class IngestService {
   };
 
   IngestService(EventStore& store, const Pseudonymizer& pseudonymizer, const base::Clock& clock,
-                IngestMetrics& metrics, Options options);
+                IngestMetrics& metrics, Options options, WriteObserver* observer = nullptr);
   ~IngestService();
   IngestService(const IngestService&) = delete;
   IngestService& operator=(const IngestService&) = delete;
@@ -87,6 +87,7 @@ class IngestService {
   void Flush(std::vector<Submission>& batch);
 
   EventStore& store_;
+  WriteObserver* observer_;  ///< may be null
   const Pseudonymizer& pseudonymizer_;
   const base::Clock& clock_;
   IngestMetrics& metrics_;

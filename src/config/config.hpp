@@ -54,6 +54,7 @@ struct Config {
   std::string plan_catalog_file;
   std::string model_prices_file;
   std::string query_cache;  ///< on | off
+  std::string query_rollup;  ///< on | off
   std::chrono::milliseconds query_cache_ttl{};
   std::chrono::milliseconds session_gap{};
 

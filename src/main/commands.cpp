@@ -21,6 +21,8 @@
 #include "adapters/metrics/prometheus_metrics.hpp"
 #include "app/ingest_service.hpp"
 #include "app/query_service.hpp"
+#include "app/rollup_builder.hpp"
+#include "app/rollup_store.hpp"
 #include "base/log.hpp"
 #include "domain/timestamp.hpp"
 #include "loadgen/generator.hpp"
@@ -153,7 +155,11 @@ int RunServe(const config::Config& c) {
   ingest_options.max_pending_events = c.max_pending_events;
   ingest_options.dedup_horizon = c.dedup_horizon;
   ingest_options.dedup_max_ids = c.dedup_max_ids;
-  app::IngestService ingest(**store, pseudonymizer, clock, metrics, ingest_options);
+  // Told about every write before it happens, so it never answers from a stale slot.
+  app::Rollup rollup;
+  const bool use_rollup = c.query_rollup == "on";
+  app::IngestService ingest(**store, pseudonymizer, clock, metrics, ingest_options,
+                            use_rollup ? &rollup : nullptr);
   if (auto s = ingest.Start(); !s) {
     base::log::Error("service.start_failed", {{"error", s.error().message}});
     return 1;
@@ -179,8 +185,18 @@ int RunServe(const config::Config& c) {
       },
       c.clickhouse_db);
   app::ResponseCache cache(clock, c.query_cache == "on" ? c.query_cache_ttl : std::chrono::milliseconds{0});
-  app::QueryService queries(analytics_store, std::move(catalogs->plans), std::move(catalogs->prices),
-                            cache, app::QueryService::Options{c.session_gap});
+  app::RollupAnalyticsStore rollup_store(analytics_store, analytics_store, rollup, {});
+  // The builder reads on its own engine connection, so dashboards never queue behind a build.
+  adapters::clickhouse::ClickHouseAnalyticsStore rollup_source(
+      [store_ptr](const std::string& sql, std::string_view format) {
+        return store_ptr->BackgroundQuery(sql, format);
+      },
+      c.clickhouse_db);
+  app::RollupBuilder rollup_builder(rollup, rollup_source, clock, {});
+  app::QueryService queries(use_rollup ? static_cast<app::AnalyticsStore&>(rollup_store)
+                                       : static_cast<app::AnalyticsStore&>(analytics_store),
+                            std::move(catalogs->plans), std::move(catalogs->prices), cache,
+                            app::QueryService::Options{c.session_gap});
   // Declared after the server, so its threads are joined before the server goes away.
   adapters::http::QueryWorkers query_workers(std::max(1, c.http_threads), 64);
   adapters::http::AddAnalyticsRoutes(server, queries, query_workers, clock);
@@ -211,6 +227,7 @@ int RunServe(const config::Config& c) {
     return 1;
   }
   server.Start();
+  if (use_rollup) rollup_builder.Start();
   if (consumer) consumer->Start();
   base::log::Info("service.started", {{"host", c.host},
                                       {"port", server.Port()},
@@ -224,6 +241,7 @@ int RunServe(const config::Config& c) {
   if (consumer) consumer->Stop();  // stores and acks the batch in hand
   ingest.Stop();  // stores what was received; its callbacks answer the waiting requests
   server.Shutdown(std::chrono::seconds(10));
+  rollup_builder.Stop();
   (*store)->Close();
   store->reset();
   adapters::chdb::ShutdownEngine();

@@ -26,6 +26,8 @@ base::Result<std::unique_ptr<ChdbEventStore>> ChdbEventStore::Open(const Options
   if (!reader) return base::Fail(reader.error());
   auto analytics = ChdbConnection::Open(*library, options.data_dir);
   if (!analytics) return base::Fail(analytics.error());
+  auto background = ChdbConnection::Open(*library, options.data_dir);
+  if (!background) return base::Fail(background.error());
   // Duplicates are dropped before the insert (ADR 0002), so the engine need not collapse them
   // again while writing each part; this roughly doubles the insert rate of 100k-row batches.
   if (auto r = (*writer)->Query("SET optimize_on_insert = 0", "TabSeparated"); !r) {
@@ -36,20 +38,22 @@ base::Result<std::unique_ptr<ChdbEventStore>> ChdbEventStore::Open(const Options
                                      {"path", options.data_dir}});
   return std::unique_ptr<ChdbEventStore>(new ChdbEventStore(
       options, clock, std::move(*library), std::move(*writer), std::move(*reader),
-      std::move(*analytics)));
+      std::move(*analytics), std::move(*background)));
 }
 
 ChdbEventStore::ChdbEventStore(Options options, const base::Clock& clock,
                                std::shared_ptr<ChdbLibrary> library,
                                std::unique_ptr<ChdbConnection> writer,
                                std::unique_ptr<ChdbConnection> reader,
-                               std::unique_ptr<ChdbConnection> analytics)
+                               std::unique_ptr<ChdbConnection> analytics,
+                               std::unique_ptr<ChdbConnection> background)
     : options_(std::move(options)),
       clock_(clock),
       library_(std::move(library)),
       writer_(std::move(writer)),
       reader_(std::move(reader)),
       analytics_(std::move(analytics)),
+      background_(std::move(background)),
       insert_sql_(ch::InsertEventsSql(options_.database)) {}
 
 ChdbEventStore::~ChdbEventStore() { Close(); }
@@ -112,10 +116,16 @@ base::Result<std::string> ChdbEventStore::Query(std::string_view sql, std::strin
   return analytics_->Query(sql, format);
 }
 
+base::Result<std::string> ChdbEventStore::BackgroundQuery(std::string_view sql,
+                                                          std::string_view format) {
+  return background_->Query(sql, format);
+}
+
 void ChdbEventStore::Close() {
   if (writer_) writer_->Close();
   if (reader_) reader_->Close();
   if (analytics_) analytics_->Close();
+  if (background_) background_->Close();
 }
 
 }  // namespace adapters::chdb

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 
 #include "base/log.hpp"
@@ -55,6 +56,19 @@ std::string From(std::string_view db, std::string_view types, const domain::Time
 std::string FromBefore(std::string_view db, std::string_view types, base::TimePoint end) {
   return fmt::format("FROM `{}`.events FINAL WHERE {} AND {}", db, types, Before(Ms(end)));
 }
+
+// The deduplicated events of `types` with timestamps in any of `ranges`.
+std::string FromRanges(std::string_view db, std::string_view types,
+                       std::span<const app::MsRange> ranges) {
+  std::vector<std::string> any;
+  any.reserve(ranges.size());
+  for (const auto& r : ranges) any.push_back(fmt::format("({})", InRange(r.start, r.end)));
+  return fmt::format("FROM `{}`.events FINAL WHERE {} AND ({})", db, types,
+                     any.empty() ? std::string("0") : fmt::format("{}", fmt::join(any, " OR ")));
+}
+
+// The rollup slot of a row (app::SlotOf; stored timestamps are after 1970).
+constexpr std::string_view kSlot = "intDiv(ts_ms, 900000)";
 
 // Users with their first signup before `end` (user_key, f = first signup ms).
 std::string FirstSignups(std::string_view db, base::TimePoint end) {
@@ -299,6 +313,49 @@ std::string Latencies(std::string_view db, const domain::TimeRange& r, bool by_m
       "quantilesExact(0.5, 0.95, 0.99)(assumeNotNull(latency_ms)) AS q "
       "{} AND latency_ms IS NOT NULL GROUP BY provider, m) ORDER BY provider, m",
       by_model ? "model" : "''", From(db, kMessageType, r));
+}
+
+std::string SlotActivity(std::string_view db, std::span<const app::MsRange> ranges) {
+  return fmt::format(
+      "SELECT {} AS s, user_key, min(ts_ms), max(ts_ms) {} GROUP BY s, user_key",
+      kSlot, FromRanges(db, kActiveTypes, ranges));
+}
+
+std::string SlotPriced(std::string_view db, std::span<const app::MsRange> ranges) {
+  return fmt::format(
+      "SELECT {} AS s, provider, model, cost_usd IS NOT NULL AS hc, {} AS hs, count(), "
+      "sum(tokens), sumIf(assumeNotNull(input_tokens), hs), sumIf(assumeNotNull(output_tokens), hs), "
+      "toString(sumIf(assumeNotNull(cost_usd), hc)) {} GROUP BY s, provider, model, hc, hs",
+      kSlot, kSplit, FromRanges(db, kMessageType, ranges));
+}
+
+std::string SlotAudience(std::string_view db, std::span<const app::MsRange> ranges) {
+  return fmt::format(
+      "SELECT {} AS s, provider, model, groupUniqArray(user_key), groupUniqArray(conversation_key) "
+      "{} GROUP BY s, provider, model",
+      kSlot, FromRanges(db, kMessageType, ranges));
+}
+
+std::string SlotLatency(std::string_view db, std::span<const app::MsRange> ranges) {
+  // The bins of app::LatencyBin: one per ms below 128 ms, then 1% wide.
+  return fmt::format(
+      "SELECT s, provider, model, sum(total), groupArray(bin), groupArray(n) FROM ("
+      "SELECT {} AS s, provider, model, "
+      "if(assumeNotNull(latency_ms) < 128, toUInt32(assumeNotNull(latency_ms)), "
+      "toUInt32(128 + floor(log(assumeNotNull(latency_ms) / 128) / log(1.01)))) AS bin, "
+      "count() AS n, sum(assumeNotNull(latency_ms)) AS total {} AND latency_ms IS NOT NULL "
+      "GROUP BY s, provider, model, bin"
+      ") GROUP BY s, provider, model",
+      kSlot, FromRanges(db, kMessageType, ranges));
+}
+
+std::string StoredSpan(std::string_view db) {
+  return fmt::format("SELECT count(), min(ts_ms), max(ts_ms) FROM `{}`.events", db);
+}
+
+std::string FirstSignupsIn(std::string_view db, const domain::TimeRange& r) {
+  return fmt::format("SELECT user_key, f FROM {} WHERE f >= {}", FirstSignups(db, r.end),
+                     Ms(r.start));
 }
 
 }  // namespace sql
@@ -610,6 +667,120 @@ base::Result<std::vector<app::LatencyStats>> ClickHouseAnalyticsStore::Latencies
     out.push_back({r.Str(0), r.Str(1), r.Num<std::uint64_t>(2), r.Num<double>(3), r.Num<double>(4),
                    r.Num<double>(5), r.Num<double>(6)});
     if (!r.ok) return base::Fail(BadAnswer("latencies"));
+  }
+  return out;
+}
+
+namespace {
+// `[1,2,3]` as numbers.
+bool ParseIdArray(std::string_view text, std::vector<std::uint64_t>& out) {
+  if (text.size() < 2 || text.front() != '[' || text.back() != ']') return false;
+  text = text.substr(1, text.size() - 2);
+  while (!text.empty()) {
+    const auto comma = text.find(',');
+    std::uint64_t v = 0;
+    if (!ToNumber(text.substr(0, comma), v)) return false;
+    out.push_back(v);
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return true;
+}
+
+// The leading (slot, provider, model) columns of a slot fact row.
+template <typename Fact>
+void ReadModelKey(Reader& r, Fact& f) {
+  f.slot = r.Num<std::int64_t>(0);
+  f.provider = r.Str(1);
+  f.model = r.Str(2);
+}
+}  // namespace
+
+base::Result<app::SlotFacts> ClickHouseAnalyticsStore::ReadFacts(
+    std::span<const app::MsRange> ranges, unsigned kinds) {
+  app::SlotFacts facts;
+  if (ranges.empty()) return facts;
+  if ((kinds & app::kFactActivity) != 0) {
+    ANALYTICS_ROWS(rows, sql::SlotActivity(db_, ranges), 4);
+    facts.activity.reserve(rows->size());
+    for (const auto& row : *rows) {
+      Reader r{row};
+      facts.activity.push_back({r.Num<std::int64_t>(0), r.Num<std::uint64_t>(1),
+                                r.Num<std::int64_t>(2), r.Num<std::int64_t>(3)});
+      if (!r.ok) return base::Fail(BadAnswer("slot activity"));
+    }
+  }
+  if ((kinds & app::kFactPriced) != 0) {
+    ANALYTICS_ROWS(rows, sql::SlotPriced(db_, ranges), 10);
+    for (const auto& row : *rows) {
+      Reader r{row};
+      app::SlotFacts::Priced p;
+      ReadModelKey(r, p);
+      p.has_cost = r.Num<int>(3) != 0;
+      p.has_split = r.Num<int>(4) != 0;
+      p.messages = r.Num<std::uint64_t>(5);
+      p.tokens = r.Num<std::uint64_t>(6);
+      p.input_tokens = r.Num<std::uint64_t>(7);
+      p.output_tokens = r.Num<std::uint64_t>(8);
+      p.cost = r.Money(9, 9);
+      if (!r.ok) return base::Fail(BadAnswer("slot messages"));
+      facts.priced.push_back(std::move(p));
+    }
+  }
+  if ((kinds & app::kFactAudience) != 0) {
+    ANALYTICS_ROWS(rows, sql::SlotAudience(db_, ranges), 5);
+    for (const auto& row : *rows) {
+      Reader r{row};
+      app::SlotFacts::Audience a;
+      ReadModelKey(r, a);
+      if (!r.ok || !ParseIdArray(row[3], a.users) || !ParseIdArray(row[4], a.conversations)) {
+        return base::Fail(BadAnswer("slot audience"));
+      }
+      facts.audience.push_back(std::move(a));
+    }
+  }
+  if ((kinds & app::kFactLatency) != 0) {
+    ANALYTICS_ROWS(rows, sql::SlotLatency(db_, ranges), 6);
+    for (const auto& row : *rows) {
+      Reader r{row};
+      app::SlotFacts::Latency l;
+      ReadModelKey(r, l);
+      l.sum_ms = r.Num<std::uint64_t>(3);
+      std::vector<std::uint64_t> bins, counts;
+      if (!r.ok || !ParseIdArray(row[4], bins) || !ParseIdArray(row[5], counts) ||
+          bins.size() != counts.size()) {
+        return base::Fail(BadAnswer("slot latency"));
+      }
+      for (std::size_t i = 0; i < bins.size(); ++i) {
+        l.bins.emplace_back(static_cast<std::uint32_t>(bins[i]), counts[i]);
+      }
+      std::ranges::sort(l.bins);
+      facts.latency.push_back(std::move(l));
+    }
+  }
+  return facts;
+}
+
+base::Result<std::optional<app::MsRange>> ClickHouseAnalyticsStore::StoredSpan() {
+  ANALYTICS_ROWS(rows, sql::StoredSpan(db_), 3);
+  if (rows->size() != 1) return base::Fail(BadAnswer("stored span"));
+  Reader r{rows->front()};
+  const auto count = r.Num<std::uint64_t>(0);
+  const app::MsRange span{r.Num<std::int64_t>(1), r.Num<std::int64_t>(2) + 1};
+  if (!r.ok) return base::Fail(BadAnswer("stored span"));
+  if (count == 0) return std::optional<app::MsRange>{};
+  return std::optional<app::MsRange>{span};
+}
+
+base::Result<std::vector<app::FirstSignup>> ClickHouseAnalyticsStore::FirstSignupsIn(
+    const domain::TimeRange& range) {
+  ANALYTICS_ROWS(rows, sql::FirstSignupsIn(db_, range), 2);
+  std::vector<app::FirstSignup> out;
+  out.reserve(rows->size());
+  for (const auto& row : *rows) {
+    Reader r{row};
+    out.push_back({r.Num<std::uint64_t>(0), r.Num<std::int64_t>(1)});
+    if (!r.ok) return base::Fail(BadAnswer("first signups"));
   }
   return out;
 }

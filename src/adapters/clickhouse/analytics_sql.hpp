@@ -9,6 +9,7 @@
 
 #include "adapters/clickhouse/event_sql.hpp"
 #include "app/ports/analytics_store.hpp"
+#include "app/ports/slot_facts.hpp"
 
 namespace adapters::clickhouse {
 
@@ -39,6 +40,13 @@ std::string ModelUsage(std::string_view db, const domain::TimeRange& r);
 std::string UsersOutside(std::string_view db, const domain::TimeRange& r,
                          const std::vector<std::pair<std::string, std::string>>& excluded);
 std::string Latencies(std::string_view db, const domain::TimeRange& r, bool by_model);
+// The rollup's slot facts (app::SlotFactSource).
+std::string SlotActivity(std::string_view db, std::span<const app::MsRange> ranges);
+std::string SlotPriced(std::string_view db, std::span<const app::MsRange> ranges);
+std::string SlotAudience(std::string_view db, std::span<const app::MsRange> ranges);
+std::string SlotLatency(std::string_view db, std::span<const app::MsRange> ranges);
+std::string StoredSpan(std::string_view db);
+std::string FirstSignupsIn(std::string_view db, const domain::TimeRange& r);
 /// A ClickHouse string literal.
 std::string Quote(std::string_view text);
 }  // namespace sql
@@ -48,9 +56,10 @@ std::vector<std::vector<std::string>> ParseTsv(std::string_view tsv);
 /// Parses decimal text (`-12.3400`) into units of 10^-scale; extra digits are an error.
 base::Result<app::Units> ParseUnits(std::string_view text, int scale);
 
-/// AnalyticsStore over any ClickHouse that runs SQL through `execute` (the embedded engine's
-/// reader connection, or a server's HTTP interface). Thread-safe if `execute` is.
-class ClickHouseAnalyticsStore final : public app::AnalyticsStore {
+/// AnalyticsStore and SlotFactSource over any ClickHouse that runs SQL through `execute` (the
+/// embedded engine's analytics connection, or a server's HTTP interface). Thread-safe if
+/// `execute` is.
+class ClickHouseAnalyticsStore final : public app::AnalyticsStore, public app::SlotFactSource {
  public:
   ClickHouseAnalyticsStore(Execute execute, std::string database)
       : execute_(std::move(execute)), db_(std::move(database)) {}
@@ -87,6 +96,11 @@ class ClickHouseAnalyticsStore final : public app::AnalyticsStore {
       const std::vector<std::pair<std::string, std::string>>& excluded) override;
   base::Result<std::vector<app::LatencyStats>> Latencies(const domain::TimeRange& range,
                                                          bool by_model) override;
+
+  base::Result<app::SlotFacts> ReadFacts(std::span<const app::MsRange> ranges,
+                                         unsigned kinds) override;
+  base::Result<std::optional<app::MsRange>> StoredSpan() override;
+  base::Result<std::vector<app::FirstSignup>> FirstSignupsIn(const domain::TimeRange& range) override;
 
  private:
   base::Result<std::vector<std::vector<std::string>>> Rows(const std::string& sql,

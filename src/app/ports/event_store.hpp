@@ -24,6 +24,17 @@ struct EventCounts {
   std::array<std::uint64_t, domain::kEventTypeCount> by_type{};
 };
 
+/// Told about events just before they are written and again once the write is over (whether
+/// it succeeded or not), so that whatever was derived from the stored rows of their time (the
+/// query rollup) is not used while it may be missing them. Thread-safe; must not block for long
+/// (it runs on the ingest writer thread).
+class WriteObserver {
+ public:
+  virtual ~WriteObserver() = default;
+  virtual void BeforeWrite(std::span<const domain::Event> events) = 0;
+  virtual void AfterWrite(std::span<const domain::Event> events) = 0;
+};
+
 /// Where events live. Implementations: ChdbEventStore (embedded ClickHouse, the default) and a
 /// ClickHouse server over HTTP. All of them pass tests/contract/event_store_contract.
 ///
