@@ -18,6 +18,10 @@ double LatencyBinValue(std::uint32_t bin) {
 
 std::size_t SlotData::Bytes() const {
   std::size_t n = sizeof(SlotData) + active.capacity() * sizeof(Active);
+  for (const auto& r : records) {
+    n += sizeof(Record) + r.event_id.capacity() + r.customer.capacity() + r.plan.capacity() +
+         r.currency.capacity();
+  }
   for (const auto& m : models) {
     n += sizeof(Model) + m.priced.capacity() * sizeof(Priced) +
          (m.users.capacity() + m.conversations.capacity()) * sizeof(std::uint32_t) +
@@ -171,7 +175,7 @@ Rollup::View Rollup::Plan(std::int64_t start_ms, std::int64_t end_ms) const {
     gap(cursor, it->first);
     const auto& e = it->second;
     if (e.Valid()) {
-      if (!e.data->active.empty() || !e.data->models.empty()) view.slots.push_back(e.data);
+      if (!e.data->IsEmpty()) view.slots.push_back(e.data);
     } else {
       AddMissing(view.missing, it->first * kSlotMs, (it->first + 1) * kSlotMs);
     }
@@ -250,6 +254,15 @@ std::map<std::int64_t, SlotPtr> Rollup::AssembleLocked(const SlotFacts& facts) {
     m.latency_sum_ms += f.sum_ms;
     m.latency_bins.insert(m.latency_bins.end(), f.bins.begin(), f.bins.end());
   }
+  for (const auto& f : facts.records) {
+    slot(f.slot).records.push_back({f.type, dense(users_, f.user_key), f.ts_ms, f.event_id,
+                                    f.user_id, f.plan, f.currency, f.amount});
+  }
+  for (const auto& f : facts.conversations) {
+    auto& d = slot(f.slot);
+    d.conversations_created += f.created;
+    d.conversations_deleted += f.deleted;
+  }
   std::map<std::int64_t, SlotPtr> out;
   for (auto& [s, d] : slots) {
     std::ranges::sort(d->active, {}, &SlotData::Active::user);
@@ -257,6 +270,11 @@ std::map<std::int64_t, SlotPtr> Rollup::AssembleLocked(const SlotFacts& facts) {
     out.emplace(s, std::move(d));
   }
   return out;
+}
+
+std::int64_t Rollup::DataStartMs() const {
+  std::lock_guard lock(mutex_);
+  return initialized_ ? lo_ * kSlotMs : 0;
 }
 
 std::string Rollup::Name(std::uint32_t id) const {

@@ -38,8 +38,21 @@ struct SlotData {
     std::vector<std::pair<std::uint32_t, std::uint64_t>> latency_bins;
   };
   std::vector<Model> models;
+  struct Record {
+    domain::EventType type = domain::EventType::kUserSignup;
+    std::uint32_t user = 0;
+    std::int64_t ts_ms = 0;
+    std::string event_id, customer, plan, currency;  ///< as in SlotFacts::Record
+    Units amount = 0;
+  };
+  std::vector<Record> records;
+  std::uint64_t conversations_created = 0, conversations_deleted = 0;
 
   std::int64_t StartMs() const { return slot * kSlotMs; }
+  bool IsEmpty() const {
+    return active.empty() && models.empty() && records.empty() && conversations_created == 0 &&
+           conversations_deleted == 0;
+  }
   std::size_t Bytes() const;
 };
 
@@ -90,6 +103,8 @@ class Rollup final : public WriteObserver {
   View Plan(std::int64_t start_ms, std::int64_t end_ms) const;
   /// Turns facts read from storage into slot data (ids join the dictionaries), ascending.
   std::vector<SlotPtr> Assemble(const SlotFacts& facts);
+  /// Where stored events began at start-up (0 before the first build).
+  std::int64_t DataStartMs() const;
   std::string Name(std::uint32_t id) const;
   std::uint32_t NameId(std::string_view name);
   std::optional<std::uint32_t> UserId(std::uint64_t user_key) const;

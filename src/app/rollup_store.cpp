@@ -94,15 +94,34 @@ double Percentile(const std::vector<std::uint64_t>& bins, std::uint64_t n, doubl
   return 0;
 }
 
+// Each user's first signup among `slots` (dense user id, ms).
+std::vector<std::pair<std::uint32_t, std::int64_t>> FirstSignups(const std::vector<SlotPtr>& slots,
+                                                                  std::size_t users) {
+  constexpr auto kNone = std::numeric_limits<std::int64_t>::max();
+  std::vector<std::int64_t> first(users, kNone);
+  for (const auto& s : slots) {
+    for (const auto& r : s->records) {
+      if (r.type == domain::EventType::kUserSignup) first[r.user] = std::min(first[r.user], r.ts_ms);
+    }
+  }
+  std::vector<std::pair<std::uint32_t, std::int64_t>> out;
+  for (std::size_t u = 0; u < users; ++u) {
+    if (first[u] != kNone) out.emplace_back(static_cast<std::uint32_t>(u), first[u]);
+  }
+  return out;
+}
+
 }  // namespace
 
 base::Result<std::optional<std::vector<SlotPtr>>> RollupAnalyticsStore::Collect(
     std::int64_t start_ms, std::int64_t end_ms, unsigned kinds) {
   using Out = std::optional<std::vector<SlotPtr>>;
   auto view = rollup_.Plan(start_ms, end_ms);
-  const auto span = static_cast<double>(end_ms - start_ms);
-  if (static_cast<double>(view.missing_ms) > options_.max_missing_share * span ||
-      view.missing.size() > 64) {
+  // Reads of all history before an instant start at 0: measure from where the data begins.
+  const auto span = static_cast<double>(end_ms - std::max(start_ms, rollup_.DataStartMs()));
+  if (view.missing_ms > 0 &&
+      (span <= 0 || static_cast<double>(view.missing_ms) > options_.max_missing_share * span ||
+       view.missing.size() > 64)) {
     return Out{};
   }
   if (view.missing.empty()) return Out{std::move(view.slots)};
@@ -168,17 +187,18 @@ base::Result<RetentionCounts> RollupAnalyticsStore::Retention(const domain::Time
                                                               const Bucketing& b) {
   TRY_ASSIGN(slots, Collect(Ms(range.start), Ms(range.end), kFactActivity));
   if (!*slots) return raw_.Retention(range, b);
-  TRY_ASSIGN(signups, source_.FirstSignupsIn(range));
+  TRY_ASSIGN(history, Collect(0, Ms(range.end), kFactRecords));
+  if (!*history) return raw_.Retention(range, b);
   BucketMap buckets(b);
   constexpr auto kNone = std::numeric_limits<std::int64_t>::min();
-  std::vector<std::int64_t> cohort_of(rollup_.UserCount(), kNone);
+  const auto users_count = rollup_.UserCount();
+  std::vector<std::int64_t> cohort_of(users_count, kNone);
   std::map<std::int64_t, std::uint64_t> sizes;
-  for (const auto& s : *signups) {
-    const auto cohort = buckets.Of(s.ms);
+  for (const auto& [user, first] : FirstSignups(**history, users_count)) {
+    if (first < Ms(range.start)) continue;
+    const auto cohort = buckets.Of(first);
     ++sizes[cohort];
-    if (const auto id = rollup_.UserId(s.user_key); id && *id < cohort_of.size()) {
-      cohort_of[*id] = cohort;
-    }
+    cohort_of[user] = cohort;
   }
   RetentionCounts out;
   for (const auto& [cohort, n] : sizes) out.cohort_sizes.push_back({cohort, n});
@@ -439,6 +459,147 @@ base::Result<std::vector<LatencyStats>> RollupAnalyticsStore::Latencies(
                    Percentile(g.bins, g.n, 0.99)});
   }
   std::ranges::sort(out, {}, [](const LatencyStats& l) { return std::tie(l.provider, l.model); });
+  return out;
+}
+
+base::Result<SignupTotals> RollupAnalyticsStore::Signups(const domain::TimeRange& range) {
+  TRY_ASSIGN(slots, Collect(0, Ms(range.end), kFactRecords));
+  if (!*slots) return raw_.Signups(range);
+  SignupTotals out;
+  for (const auto& [user, first] : FirstSignups(**slots, rollup_.UserCount())) {
+    ++out.total_before_end;
+    if (first >= Ms(range.start)) ++out.new_in_range;
+  }
+  return out;
+}
+
+base::Result<std::vector<BucketCount>> RollupAnalyticsStore::SignupsByBucket(
+    const domain::TimeRange& range, const Bucketing& b) {
+  TRY_ASSIGN(slots, Collect(0, Ms(range.end), kFactRecords));
+  if (!*slots) return raw_.SignupsByBucket(range, b);
+  BucketMap buckets(b);
+  std::map<std::int64_t, std::uint64_t> counts;
+  for (const auto& [user, first] : FirstSignups(**slots, rollup_.UserCount())) {
+    ++counts[first < Ms(range.start) ? 0 : buckets.Of(first)];
+  }
+  std::vector<BucketCount> out;
+  for (const auto& [bucket, n] : counts) out.push_back({bucket, n});
+  return out;
+}
+
+base::Result<std::vector<NamedCount>> RollupAnalyticsStore::PlansAt(base::TimePoint end) {
+  TRY_ASSIGN(slots, Collect(0, Ms(end), kFactRecords));
+  if (!*slots) return raw_.PlansAt(end);
+  // Per user: the plan of the earliest signup and the target of the latest change, both by
+  // (time, event id) as the raw read's argMin / argMax.
+  struct Latest {
+    const SlotData::Record* signup = nullptr;
+    const SlotData::Record* change = nullptr;
+  };
+  const auto key = [](const SlotData::Record* r) { return std::tie(r->ts_ms, r->event_id); };
+  std::vector<Latest> users(rollup_.UserCount());
+  for (const auto& s : **slots) {
+    for (const auto& r : s->records) {
+      auto& u = users[r.user];
+      if (r.type == domain::EventType::kUserSignup) {
+        if (u.signup == nullptr || key(&r) < key(u.signup)) u.signup = &r;
+      } else if (r.type == domain::EventType::kUserPlanUpgrade ||
+                 r.type == domain::EventType::kUserPlanDowngrade) {
+        if (u.change == nullptr || key(u.change) < key(&r)) u.change = &r;
+      }
+    }
+  }
+  std::map<std::string, std::uint64_t> plans;
+  for (const auto& u : users) {
+    if (u.signup != nullptr) ++plans[u.change != nullptr ? u.change->plan : u.signup->plan];
+  }
+  std::vector<NamedCount> out;
+  for (auto& [plan, n] : plans) out.push_back({plan, n});
+  return out;
+}
+
+base::Result<std::vector<ConversationCounts>> RollupAnalyticsStore::Conversations(
+    const domain::TimeRange& range, const Bucketing& b) {
+  TRY_ASSIGN(slots, Collect(Ms(range.start), Ms(range.end), kFactConversations));
+  if (!*slots) return raw_.Conversations(range, b);
+  BucketMap buckets(b);
+  std::vector<ConversationCounts> out;
+  for (const auto& s : **slots) {
+    if (s->conversations_created == 0 && s->conversations_deleted == 0) continue;
+    const auto bucket = buckets.Of(s->StartMs());
+    if (out.empty() || out.back().bucket_ms != bucket) out.push_back({bucket, 0, 0});
+    out.back().created += s->conversations_created;
+    out.back().deleted += s->conversations_deleted;
+  }
+  return out;
+}
+
+base::Result<std::vector<PaymentTotals>> RollupAnalyticsStore::Payments(
+    const domain::TimeRange& range, bool by_plan) {
+  TRY_ASSIGN(slots, Collect(Ms(range.start), Ms(range.end), kFactRecords));
+  if (!*slots) return raw_.Payments(range, by_plan);
+  std::map<std::pair<std::string, std::string>, PaymentTotals> totals;
+  for (const auto& s : **slots) {
+    for (const auto& r : s->records) {
+      if (r.type != domain::EventType::kBillingPaymentSuccess) continue;
+      auto& t = totals[{by_plan ? r.plan : std::string(), r.currency}];
+      t.amount += r.amount;
+      ++t.payments;
+    }
+  }
+  std::vector<PaymentTotals> out;
+  for (auto& [key, t] : totals) {
+    t.plan = key.first;
+    t.currency = key.second;
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+base::Result<PaymentCounts> RollupAnalyticsStore::PaymentOutcomes(const domain::TimeRange& range) {
+  TRY_ASSIGN(slots, Collect(Ms(range.start), Ms(range.end), kFactRecords));
+  if (!*slots) return raw_.PaymentOutcomes(range);
+  PaymentCounts out;
+  for (const auto& s : **slots) {
+    for (const auto& r : s->records) {
+      out.succeeded += r.type == domain::EventType::kBillingPaymentSuccess ? 1 : 0;
+      out.failed += r.type == domain::EventType::kBillingPaymentFailed ? 1 : 0;
+    }
+  }
+  return out;
+}
+
+base::Result<std::vector<BillingEvent>> RollupAnalyticsStore::BillingHistory(base::TimePoint end) {
+  TRY_ASSIGN(slots, Collect(0, Ms(end), kFactRecords));
+  if (!*slots) return raw_.BillingHistory(end);
+  std::vector<const SlotData::Record*> records;
+  for (const auto& s : **slots) {
+    for (const auto& r : s->records) {
+      if (r.type == domain::EventType::kBillingPaymentSuccess ||
+          r.type == domain::EventType::kBillingSubscriptionCreated ||
+          r.type == domain::EventType::kBillingSubscriptionCancelled) {
+        records.push_back(&r);
+      }
+    }
+  }
+  std::ranges::sort(records, {}, [](const SlotData::Record* r) {
+    return std::tie(r->customer, r->ts_ms, r->event_id);
+  });
+  std::vector<BillingEvent> out;
+  out.reserve(records.size());
+  for (const auto* r : records) {
+    BillingEvent e;
+    e.customer = r->customer;
+    e.kind = r->type == domain::EventType::kBillingPaymentSuccess ? BillingEvent::Kind::kPayment
+             : r->type == domain::EventType::kBillingSubscriptionCreated
+                 ? BillingEvent::Kind::kSubscribed
+                 : BillingEvent::Kind::kCancelled;
+    e.ts_ms = r->ts_ms;
+    e.plan = r->plan;
+    e.currency = r->currency;
+    e.amount = r->amount;
+    out.push_back(std::move(e));
+  }
   return out;
 }
 

@@ -6,14 +6,12 @@
 
 namespace app {
 
-/// AnalyticsStore that answers the reads over many events (activity, sessions, messages, costs,
-/// popularity, latency) from the Rollup: built slots from memory, the rest of the range (the
-/// open slot, partial edge slots, slots changed since built) read from storage as slot facts
-/// and merged in, so every answer is the raw reads' answer (latency percentiles within 0.5%).
-/// When most of a range is not built yet (right after start-up), or a read cannot be answered
-/// from slots (a session gap under one slot, a price change off a slot boundary), the read goes
-/// to `raw`. The reads over few events (signups, plans, payments, billing, conversations) always
-/// go to `raw`. Thread-safe.
+/// AnalyticsStore that answers every read from the Rollup: built slots from memory, the rest of
+/// the range (the open slot, partial edge slots, slots changed since built) read from storage as
+/// slot facts and merged in, so every answer is the raw reads' answer (latency percentiles
+/// within 0.5%). When most of a range is not built yet (right after start-up), or a read cannot
+/// be answered from slots (a session gap under one slot, a price change off a slot boundary),
+/// the read goes to `raw`. Thread-safe.
 class RollupAnalyticsStore final : public AnalyticsStore {
  public:
   struct Options {
@@ -23,16 +21,10 @@ class RollupAnalyticsStore final : public AnalyticsStore {
   RollupAnalyticsStore(AnalyticsStore& raw, SlotFactSource& source, Rollup& rollup, Options options)
       : raw_(raw), source_(source), rollup_(rollup), options_(options) {}
 
-  base::Result<SignupTotals> Signups(const domain::TimeRange& range) override {
-    return raw_.Signups(range);
-  }
+  base::Result<SignupTotals> Signups(const domain::TimeRange& range) override;
   base::Result<std::vector<BucketCount>> SignupsByBucket(const domain::TimeRange& range,
-                                                         const Bucketing& b) override {
-    return raw_.SignupsByBucket(range, b);
-  }
-  base::Result<std::vector<NamedCount>> PlansAt(base::TimePoint end) override {
-    return raw_.PlansAt(end);
-  }
+                                                         const Bucketing& b) override;
+  base::Result<std::vector<NamedCount>> PlansAt(base::TimePoint end) override;
   base::Result<std::vector<BucketCount>> ActiveUsers(const domain::TimeRange& range,
                                                      const Bucketing& b) override;
   base::Result<ActiveWindowCounts> ActiveUsersSince(base::TimePoint day_start,
@@ -42,24 +34,16 @@ class RollupAnalyticsStore final : public AnalyticsStore {
   base::Result<RetentionCounts> Retention(const domain::TimeRange& range,
                                           const Bucketing& b) override;
   base::Result<std::vector<ConversationCounts>> Conversations(const domain::TimeRange& range,
-                                                              const Bucketing& b) override {
-    return raw_.Conversations(range, b);
-  }
+                                                              const Bucketing& b) override;
   base::Result<std::vector<SessionStats>> Sessions(const domain::TimeRange& range,
                                                    const Bucketing& b,
                                                    std::chrono::milliseconds gap) override;
   base::Result<std::vector<MessageTotals>> Messages(const domain::TimeRange& range,
                                                     const MessageGrouping& g) override;
   base::Result<std::vector<PaymentTotals>> Payments(const domain::TimeRange& range,
-                                                    bool by_plan) override {
-    return raw_.Payments(range, by_plan);
-  }
-  base::Result<PaymentCounts> PaymentOutcomes(const domain::TimeRange& range) override {
-    return raw_.PaymentOutcomes(range);
-  }
-  base::Result<std::vector<BillingEvent>> BillingHistory(base::TimePoint end) override {
-    return raw_.BillingHistory(end);
-  }
+                                                    bool by_plan) override;
+  base::Result<PaymentCounts> PaymentOutcomes(const domain::TimeRange& range) override;
+  base::Result<std::vector<BillingEvent>> BillingHistory(base::TimePoint end) override;
   base::Result<std::vector<CostGroup>> CostGroups(const domain::TimeRange& range,
                                                   const Bucketing& b,
                                                   const std::vector<std::int64_t>& breakpoints) override;

@@ -21,7 +21,6 @@ base::TimePoint At(std::int64_t ms) { return base::TimePoint(std::chrono::millis
 class FakeFactSource final : public SlotFactSource {
  public:
   SlotFacts facts;
-  std::vector<FirstSignup> signups;
   std::vector<std::vector<MsRange>> reads;
 
   base::Result<SlotFacts> ReadFacts(std::span<const MsRange> ranges, unsigned) override {
@@ -42,13 +41,13 @@ class FakeFactSource final : public SlotFactSource {
     for (const auto& l : facts.latency) {
       if (inside(StartOf(l.slot))) out.latency.push_back(l);
     }
+    for (const auto& r : facts.records) {
+      if (inside(r.ts_ms)) out.records.push_back(r);
+    }
     return out;
   }
   base::Result<std::optional<MsRange>> StoredSpan() override {
     return std::optional<MsRange>{MsRange{StartOf(kBase), StartOf(kBase + 2 * kDay)}};
-  }
-  base::Result<std::vector<FirstSignup>> FirstSignupsIn(const domain::TimeRange&) override {
-    return signups;
   }
 };
 

@@ -113,6 +113,56 @@ void ExpectSameAnswers(app::AnalyticsStore& raw, app::AnalyticsStore& rollup, co
     ASSERT_TRUE(e.has_value()) << read << ": " << e.error().message;
   };
   {
+    auto a = rollup.Signups(r), e = raw.Signups(r);
+    same(a, e, "Signups");
+    EXPECT_EQ(a->total_before_end, e->total_before_end);
+    EXPECT_EQ(a->new_in_range, e->new_in_range);
+    auto ab = rollup.SignupsByBucket(r, b), eb = raw.SignupsByBucket(r, b);
+    same(ab, eb, "SignupsByBucket");
+    ASSERT_EQ(ab->size(), eb->size());
+    for (std::size_t i = 0; i < ab->size(); ++i) {
+      EXPECT_EQ(std::tie((*ab)[i].bucket_ms, (*ab)[i].count), std::tie((*eb)[i].bucket_ms, (*eb)[i].count));
+    }
+    auto ap = rollup.PlansAt(r.end), ep = raw.PlansAt(r.end);
+    same(ap, ep, "PlansAt");
+    ASSERT_EQ(ap->size(), ep->size());
+    for (std::size_t i = 0; i < ap->size(); ++i) {
+      EXPECT_EQ(std::tie((*ap)[i].name, (*ap)[i].count), std::tie((*ep)[i].name, (*ep)[i].count));
+    }
+  }
+  {
+    auto a = rollup.Conversations(r, b), e = raw.Conversations(r, b);
+    same(a, e, "Conversations");
+    ASSERT_EQ(a->size(), e->size());
+    for (std::size_t i = 0; i < a->size(); ++i) {
+      EXPECT_EQ(std::tie((*a)[i].bucket_ms, (*a)[i].created, (*a)[i].deleted),
+                std::tie((*e)[i].bucket_ms, (*e)[i].created, (*e)[i].deleted));
+    }
+  }
+  for (const bool by_plan : {false, true}) {
+    auto a = rollup.Payments(r, by_plan), e = raw.Payments(r, by_plan);
+    same(a, e, "Payments");
+    ASSERT_EQ(a->size(), e->size());
+    for (std::size_t i = 0; i < a->size(); ++i) {
+      EXPECT_EQ(std::tie((*a)[i].plan, (*a)[i].currency, (*a)[i].amount, (*a)[i].payments),
+                std::tie((*e)[i].plan, (*e)[i].currency, (*e)[i].amount, (*e)[i].payments));
+    }
+  }
+  {
+    auto a = rollup.PaymentOutcomes(r), e = raw.PaymentOutcomes(r);
+    same(a, e, "PaymentOutcomes");
+    EXPECT_EQ(a->succeeded, e->succeeded);
+    EXPECT_EQ(a->failed, e->failed);
+    auto ah = rollup.BillingHistory(r.end), eh = raw.BillingHistory(r.end);
+    same(ah, eh, "BillingHistory");
+    ASSERT_EQ(ah->size(), eh->size());
+    for (std::size_t i = 0; i < ah->size(); ++i) {
+      const auto &x = (*ah)[i], &y = (*eh)[i];
+      EXPECT_EQ(std::tie(x.customer, x.kind, x.ts_ms, x.plan, x.currency, x.amount),
+                std::tie(y.customer, y.kind, y.ts_ms, y.plan, y.currency, y.amount));
+    }
+  }
+  {
     auto a = rollup.ActiveUsers(r, b), e = raw.ActiveUsers(r, b);
     same(a, e, "ActiveUsers");
     ASSERT_EQ(a->size(), e->size());
@@ -226,11 +276,39 @@ TEST_F(ChdbRollupTest, EveryRollupReadEqualsTheRawReadInEveryState) {
   const auto start = At("2025-02-20T00:00:00Z"), end = At("2025-03-19T00:00:00Z");
   auto events = Generated(start, end, 150, 7, 1);
   ASSERT_GT(events.size(), 5000u);
+  // Hand-made: two plan changes at one instant (the larger event id wins), failed payments.
+  const auto hand = [](std::string id, domain::EventType type, std::string_view at) {
+    domain::Event e;
+    e.event_id = std::move(id);
+    e.type = type;
+    e.timestamp = At(at);
+    e.user_id = "p-hand";
+    e.plan = "free";
+    e.currency = "USD";
+    return e;
+  };
+  events.push_back(hand("h0", domain::EventType::kUserSignup, "2025-03-01T10:00:00Z"));
+  events.push_back(hand("h2", domain::EventType::kUserPlanUpgrade, "2025-03-02T10:00:00Z"));
+  events.back().to_plan = "team";
+  events.push_back(hand("h1", domain::EventType::kUserPlanDowngrade, "2025-03-02T10:00:00Z"));
+  events.back().to_plan = "starter";
+  for (int i = 0; i < 3; ++i) {
+    events.push_back(hand(fmt::format("hf{}", i), domain::EventType::kBillingPaymentFailed,
+                          fmt::format("2025-03-0{}T12:00:00.5Z", 3 + i)));
+    events.back().amount = domain::Amount{19'9900};
+  }
   // Copies that reached storage (past the ingest window): FINAL collapses them everywhere.
   std::vector<domain::Event> copies(events.begin(), events.begin() + 500);
   app::Rollup rollup;
   Write(rollup, events);
   Write(rollup, copies);
+
+  // The data holds what every read needs: plan changes, billing, latencies, conversations.
+  ASSERT_GT(raw_->BillingHistory(end)->size(), 50u);
+  ASSERT_GE(raw_->PlansAt(end)->size(), 3u);
+  ASSERT_GT(raw_->PaymentOutcomes({start, end})->failed, 0u);
+  ASSERT_FALSE(raw_->Latencies({start, end}, true)->empty());
+  ASSERT_FALSE(raw_->Conversations({start, end}, {})->empty());
 
   app::RollupAnalyticsStore store(*raw_, *raw_, rollup, {});
   app::RollupBuilder builder(rollup, *raw_, clock_, {});
@@ -253,6 +331,7 @@ TEST_F(ChdbRollupTest, EveryRollupReadEqualsTheRawReadInEveryState) {
   const auto plan = rollup.Plan(Ms(cases[0].range.start), Ms(cases[0].range.end));
   EXPECT_EQ(plan.missing_ms, 0);
   EXPECT_GT(plan.slots.size(), 100u);
+  EXPECT_EQ(rollup.Plan(0, Ms(cases[0].range.end)).missing_ms, 0);  // all history before it
   for (const auto& c : cases) ExpectSameAnswers(*raw_, store, c, "built");
 
   // Late events into built slots (another user base), and more copies: those slots go stale

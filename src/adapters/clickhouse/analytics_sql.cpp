@@ -353,9 +353,29 @@ std::string StoredSpan(std::string_view db) {
   return fmt::format("SELECT count(), min(ts_ms), max(ts_ms) FROM `{}`.events", db);
 }
 
-std::string FirstSignupsIn(std::string_view db, const domain::TimeRange& r) {
-  return fmt::format("SELECT user_key, f FROM {} WHERE f >= {}", FirstSignups(db, r.end),
-                     Ms(r.start));
+std::string SlotRecords(std::string_view db, std::span<const app::MsRange> ranges) {
+  return fmt::format(
+      "SELECT {} AS s, toInt8(event_type), user_key, if(event_type IN ({billing}), user_id, ''), "
+      "ts_ms, event_id, if(event_type IN ('user.plan_upgrade', 'user.plan_downgrade'), to_plan, "
+      "plan), currency, toString(amount) {}",
+      kSlot,
+      FromRanges(db,
+                 "event_type IN ('user.signup', 'user.plan_upgrade', 'user.plan_downgrade', "
+                 "'billing.payment_success', 'billing.payment_failed', "
+                 "'billing.subscription_created', 'billing.subscription_cancelled')",
+                 ranges),
+      fmt::arg("billing",
+               "'billing.payment_success', 'billing.payment_failed', "
+               "'billing.subscription_created', 'billing.subscription_cancelled'"));
+}
+
+std::string SlotConversations(std::string_view db, std::span<const app::MsRange> ranges) {
+  return fmt::format(
+      "SELECT {} AS s, countIf(event_type = 'chat.conversation_created'), "
+      "countIf(event_type = 'chat.conversation_deleted') {} GROUP BY s",
+      kSlot,
+      FromRanges(db, "event_type IN ('chat.conversation_created', 'chat.conversation_deleted')",
+                 ranges));
 }
 
 }  // namespace sql
@@ -758,6 +778,36 @@ base::Result<app::SlotFacts> ClickHouseAnalyticsStore::ReadFacts(
       facts.latency.push_back(std::move(l));
     }
   }
+  if ((kinds & app::kFactRecords) != 0) {
+    ANALYTICS_ROWS(rows, sql::SlotRecords(db_, ranges), 9);
+    facts.records.reserve(rows->size());
+    for (const auto& row : *rows) {
+      Reader r{row};
+      app::SlotFacts::Record x;
+      x.slot = r.Num<std::int64_t>(0);
+      const auto type = r.Num<int>(1);  // the Enum8 numbers are the domain's order, from 1
+      if (type < 1 || type > static_cast<int>(domain::kEventTypeCount)) r.ok = false;
+      x.type = static_cast<domain::EventType>(type - 1);
+      x.user_key = r.Num<std::uint64_t>(2);
+      x.user_id = r.Str(3);
+      x.ts_ms = r.Num<std::int64_t>(4);
+      x.event_id = r.Str(5);
+      x.plan = r.Str(6);
+      x.currency = r.Str(7);
+      x.amount = r.Money(8, 4);
+      if (!r.ok) return base::Fail(BadAnswer("slot records"));
+      facts.records.push_back(std::move(x));
+    }
+  }
+  if ((kinds & app::kFactConversations) != 0) {
+    ANALYTICS_ROWS(rows, sql::SlotConversations(db_, ranges), 3);
+    for (const auto& row : *rows) {
+      Reader r{row};
+      facts.conversations.push_back(
+          {r.Num<std::int64_t>(0), r.Num<std::uint64_t>(1), r.Num<std::uint64_t>(2)});
+      if (!r.ok) return base::Fail(BadAnswer("slot conversations"));
+    }
+  }
   return facts;
 }
 
@@ -770,19 +820,6 @@ base::Result<std::optional<app::MsRange>> ClickHouseAnalyticsStore::StoredSpan()
   if (!r.ok) return base::Fail(BadAnswer("stored span"));
   if (count == 0) return std::optional<app::MsRange>{};
   return std::optional<app::MsRange>{span};
-}
-
-base::Result<std::vector<app::FirstSignup>> ClickHouseAnalyticsStore::FirstSignupsIn(
-    const domain::TimeRange& range) {
-  ANALYTICS_ROWS(rows, sql::FirstSignupsIn(db_, range), 2);
-  std::vector<app::FirstSignup> out;
-  out.reserve(rows->size());
-  for (const auto& row : *rows) {
-    Reader r{row};
-    out.push_back({r.Num<std::uint64_t>(0), r.Num<std::int64_t>(1)});
-    if (!r.ok) return base::Fail(BadAnswer("first signups"));
-  }
-  return out;
 }
 
 #undef ANALYTICS_ROWS

@@ -46,7 +46,8 @@ std::string SlotPriced(std::string_view db, std::span<const app::MsRange> ranges
 std::string SlotAudience(std::string_view db, std::span<const app::MsRange> ranges);
 std::string SlotLatency(std::string_view db, std::span<const app::MsRange> ranges);
 std::string StoredSpan(std::string_view db);
-std::string FirstSignupsIn(std::string_view db, const domain::TimeRange& r);
+std::string SlotRecords(std::string_view db, std::span<const app::MsRange> ranges);
+std::string SlotConversations(std::string_view db, std::span<const app::MsRange> ranges);
 /// A ClickHouse string literal.
 std::string Quote(std::string_view text);
 }  // namespace sql
@@ -100,7 +101,6 @@ class ClickHouseAnalyticsStore final : public app::AnalyticsStore, public app::S
   base::Result<app::SlotFacts> ReadFacts(std::span<const app::MsRange> ranges,
                                          unsigned kinds) override;
   base::Result<std::optional<app::MsRange>> StoredSpan() override;
-  base::Result<std::vector<app::FirstSignup>> FirstSignupsIn(const domain::TimeRange& range) override;
 
  private:
   base::Result<std::vector<std::vector<std::string>>> Rows(const std::string& sql,

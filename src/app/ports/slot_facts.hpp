@@ -10,6 +10,7 @@
 
 #include "app/ports/analytics_store.hpp"
 #include "base/result.hpp"
+#include "domain/event.hpp"
 
 namespace app {
 
@@ -61,10 +62,30 @@ struct SlotFacts {
     std::uint64_t sum_ms = 0;
     std::vector<std::pair<std::uint32_t, std::uint64_t>> bins;  ///< (bin, messages), ascending
   };
+  /// An event of the few kinds kept whole: user.signup, user.plan_upgrade/downgrade and the
+  /// billing events.
+  struct Record {
+    std::int64_t slot = 0;
+    domain::EventType type = domain::EventType::kUserSignup;
+    std::uint64_t user_key = 0;
+    std::string user_id;   ///< billing events only (the customer)
+    std::int64_t ts_ms = 0;
+    std::string event_id;
+    std::string plan;      ///< signup planTier, billing planId, or a plan change's toPlan
+    std::string currency;
+    Units amount = 0;      ///< scale 4
+  };
+  /// chat.conversation_created / _deleted in one slot.
+  struct Conversations {
+    std::int64_t slot = 0;
+    std::uint64_t created = 0, deleted = 0;
+  };
   std::vector<Activity> activity;
   std::vector<Priced> priced;
   std::vector<Audience> audience;
   std::vector<Latency> latency;
+  std::vector<Record> records;
+  std::vector<Conversations> conversations;
 };
 
 /// Which parts of SlotFacts a read needs (bit set).
@@ -73,18 +94,14 @@ enum FactKind : unsigned {
   kFactPriced = 2,
   kFactAudience = 4,
   kFactLatency = 8,
-  kAllFacts = 15,
+  kFactRecords = 16,
+  kFactConversations = 32,
+  kAllFacts = 63,
 };
 
 /// Half-open epoch-millisecond interval.
 struct MsRange {
   std::int64_t start = 0, end = 0;
-};
-
-/// One user's first signup (for retention cohorts).
-struct FirstSignup {
-  std::uint64_t user_key = 0;
-  std::int64_t ms = 0;
 };
 
 /// The storage reads the rollup is built from and completed with. Implementations run them as
@@ -96,8 +113,6 @@ class SlotFactSource {
   virtual base::Result<SlotFacts> ReadFacts(std::span<const MsRange> ranges, unsigned kinds) = 0;
   /// [oldest, newest + 1 ms) of the stored events' timestamps, or nullopt when there are none.
   virtual base::Result<std::optional<MsRange>> StoredSpan() = 0;
-  /// Users whose first signup (before `end`) is inside `range`.
-  virtual base::Result<std::vector<FirstSignup>> FirstSignupsIn(const domain::TimeRange& range) = 0;
 };
 
 }  // namespace app
