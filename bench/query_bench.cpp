@@ -66,6 +66,8 @@ int main(int argc, char** argv) {
   app.add_flag("--reuse", reuse, "query the data an earlier --keep run left in --dir instead of loading");
   app.add_flag("--keep", keep, "leave the loaded data in --dir");
   app.add_option("--sql", probes, "also time these statements (repeatable)");
+  std::string only;
+  app.add_option("--only", only, "time only the endpoints whose description contains this text");
   CLI11_PARSE(app, argc, argv);
   runs = std::max(runs, 1);
   reuse = reuse && std::filesystem::exists(work_dir + "/clickhouse");
@@ -252,6 +254,7 @@ int main(int argc, char** argv) {
   double worst_p99 = 0;
   std::string worst;
   for (const auto& c : cases) {
+    if (!only.empty() && Describe(c).find(only) == std::string::npos) continue;
     const auto q = domain::ParseAnalyticsQuery(c.metric, c.params, now);
     if (!q) {
       std::cerr << Describe(c) << ": " << q.error().message << "\n";

@@ -32,7 +32,7 @@ struct RevenueTimeline {
   std::vector<std::uint64_t> subscribed_at_start, churned_customers;
 };
 
-/// Replays each customer's billing history (sorted by customer, time, id) through the
+/// Replays each customer's billing history (grouped by customer, each by time, id) through the
 /// subscription state machine of docs/metrics.md. Pure; `boundaries` ascending, size >= 2.
 RevenueTimeline ReplayRevenue(const std::vector<BillingEvent>& history,
                               const domain::PlanCatalog& plans,

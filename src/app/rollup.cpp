@@ -123,6 +123,7 @@ Rollup::Work Rollup::NextWork(std::int64_t frontier, std::size_t max_slots) {
     backfill_ = from;
   }
   std::ranges::sort(work.slots);
+  in_flight_ += work.slots.size();
   for (const auto s : work.slots) {
     const auto it = entries_.find(s);
     work.versions.push_back(it == entries_.end() ? 0 : it->second.version);
@@ -132,6 +133,7 @@ Rollup::Work Rollup::NextWork(std::int64_t frontier, std::size_t max_slots) {
 
 void Rollup::Requeue(const Work& work) {
   std::lock_guard lock(mutex_);
+  in_flight_ -= std::min(in_flight_, work.slots.size());
   for (const auto s : work.slots) changed_.insert(s);
 }
 
@@ -141,6 +143,7 @@ void Rollup::Install(const Work& work, const SlotFacts& facts) {
     return AssembleLocked(facts);
   }();
   std::lock_guard lock(mutex_);
+  in_flight_ -= std::min(in_flight_, work.slots.size());
   for (std::size_t i = 0; i < work.slots.size(); ++i) {
     const auto s = work.slots[i];
     const auto it = built.find(s);
@@ -304,12 +307,13 @@ std::size_t Rollup::ConversationCount() const {
   return conversations_.size();
 }
 
-Rollup::Stats Rollup::GetStats() const {
-  Stats s;
+RollupState Rollup::GetStats() const {
+  RollupState s;
   {
     std::lock_guard lock(mutex_);
     for (const auto& [slot, e] : entries_) s.built_slots += e.Valid() ? 1 : 0;
-    s.pending_slots = changed_.size() + static_cast<std::size_t>(std::max<std::int64_t>(0, backfill_ - lo_));
+    s.pending_slots = changed_.size() + in_flight_ +
+                      static_cast<std::size_t>(std::max<std::int64_t>(0, backfill_ - lo_));
     s.backfilled = initialized_ && backfill_ <= lo_;
     s.bytes = bytes_;
   }

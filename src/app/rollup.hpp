@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "app/ports/event_store.hpp"
+#include "app/ports/rollup_metrics.hpp"
 #include "app/ports/slot_facts.hpp"
 
 namespace app {
@@ -111,11 +112,7 @@ class Rollup final : public WriteObserver {
   std::size_t UserCount() const;
   std::size_t ConversationCount() const;
 
-  struct Stats {
-    std::size_t built_slots = 0, pending_slots = 0, users = 0, conversations = 0, bytes = 0;
-    bool backfilled = false;
-  };
-  Stats GetStats() const;
+  RollupState GetStats() const;
 
  private:
   struct Entry {
@@ -136,6 +133,7 @@ class Rollup final : public WriteObserver {
   std::int64_t backfill_ = 0;   ///< [lo_, backfill_) is still to be built the first time
   std::map<std::int64_t, Entry> entries_;
   std::set<std::int64_t> changed_;  ///< closed slots to rebuild
+  std::size_t in_flight_ = 0;       ///< slots handed out by NextWork, not installed yet
   std::size_t bytes_ = 0;
 
   mutable std::mutex dict_mutex_;

@@ -57,6 +57,7 @@ void RollupBuilder::Loop() {
   while (!stop_) {
     lock.unlock();
     auto did = Step();
+    if (metrics_ != nullptr) metrics_->RollupProgress(rollup_.GetStats());
     lock.lock();
     if (stop_) break;
     if (!did) {

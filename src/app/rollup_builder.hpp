@@ -5,6 +5,7 @@
 #include <mutex>
 #include <thread>
 
+#include "app/ports/rollup_metrics.hpp"
 #include "app/ports/slot_facts.hpp"
 #include "app/rollup.hpp"
 #include "base/clock.hpp"
@@ -26,8 +27,10 @@ class RollupBuilder {
     std::chrono::milliseconds idle{std::chrono::seconds(1)};
     std::chrono::milliseconds retry_after{std::chrono::seconds(5)};
   };
-  RollupBuilder(Rollup& rollup, SlotFactSource& source, const base::Clock& clock, Options options)
-      : rollup_(rollup), source_(source), clock_(clock), options_(options) {}
+  /// `metrics` (may be null) is told the rollup's state after every step.
+  RollupBuilder(Rollup& rollup, SlotFactSource& source, const base::Clock& clock, Options options,
+                RollupMetrics* metrics = nullptr)
+      : rollup_(rollup), source_(source), clock_(clock), options_(options), metrics_(metrics) {}
   ~RollupBuilder() { Stop(); }
   RollupBuilder(const RollupBuilder&) = delete;
   RollupBuilder& operator=(const RollupBuilder&) = delete;
@@ -46,6 +49,7 @@ class RollupBuilder {
   SlotFactSource& source_;
   const base::Clock& clock_;
   const Options options_;
+  RollupMetrics* metrics_;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stop_ = false;

@@ -572,19 +572,31 @@ base::Result<PaymentCounts> RollupAnalyticsStore::PaymentOutcomes(const domain::
 base::Result<std::vector<BillingEvent>> RollupAnalyticsStore::BillingHistory(base::TimePoint end) {
   TRY_ASSIGN(slots, Collect(0, Ms(end), kFactRecords));
   if (!*slots) return raw_.BillingHistory(end);
-  std::vector<const SlotData::Record*> records;
+  // Grouped by customer (their dense index), each customer's events by (time, event id): the
+  // keys sit in one array, so the sort rarely leaves it.
+  struct Key {
+    std::uint32_t user;
+    std::int64_t ts_ms;
+    const SlotData::Record* record;
+  };
+  std::vector<Key> keys;
   for (const auto& s : **slots) {
     for (const auto& r : s->records) {
       if (r.type == domain::EventType::kBillingPaymentSuccess ||
           r.type == domain::EventType::kBillingSubscriptionCreated ||
           r.type == domain::EventType::kBillingSubscriptionCancelled) {
-        records.push_back(&r);
+        keys.push_back({r.user, r.ts_ms, &r});
       }
     }
   }
-  std::ranges::sort(records, {}, [](const SlotData::Record* r) {
-    return std::tie(r->customer, r->ts_ms, r->event_id);
+  std::ranges::sort(keys, [](const Key& a, const Key& b) {
+    if (a.user != b.user) return a.user < b.user;
+    if (a.ts_ms != b.ts_ms) return a.ts_ms < b.ts_ms;
+    return a.record->event_id < b.record->event_id;
   });
+  std::vector<const SlotData::Record*> records;
+  records.reserve(keys.size());
+  for (const auto& k : keys) records.push_back(k.record);
   std::vector<BillingEvent> out;
   out.reserve(records.size());
   for (const auto* r : records) {

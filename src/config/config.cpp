@@ -146,8 +146,8 @@ std::vector<Key> Declare() {
       {"QUERY_CACHE", "query-cache", "on", "cache analytics answers in memory: on | off", false,
        OneOf("QUERY_CACHE", &Config::query_cache, {"on", "off"})},
       {"QUERY_ROLLUP", "query-rollup", "on",
-       "answer the analytics reads over many events from in-memory 15-minute rollups, built "
-       "in the background from storage: on | off (every read scans stored events)",
+       "answer the analytics reads from in-memory 15-minute rollups built in the background "
+       "from storage: on | off (every read scans the stored events)",
        false, OneOf("QUERY_ROLLUP", &Config::query_rollup, {"on", "off"})},
       {"QUERY_CACHE_TTL_SECONDS", "query-cache-ttl-seconds", "30",
        "how long a cached analytics answer is served", false,

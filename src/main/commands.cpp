@@ -192,7 +192,7 @@ int RunServe(const config::Config& c) {
         return store_ptr->BackgroundQuery(sql, format);
       },
       c.clickhouse_db);
-  app::RollupBuilder rollup_builder(rollup, rollup_source, clock, {});
+  app::RollupBuilder rollup_builder(rollup, rollup_source, clock, {}, &metrics);
   app::QueryService queries(use_rollup ? static_cast<app::AnalyticsStore&>(rollup_store)
                                        : static_cast<app::AnalyticsStore&>(analytics_store),
                             std::move(catalogs->plans), std::move(catalogs->prices), cache,

@@ -18,6 +18,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "e2e/analytics_oracle.hpp"
@@ -1251,6 +1252,26 @@ std::string WriteConfig(const std::filesystem::path& dir, const std::string& nam
 
 /// One service for the suite (one process per test under ctest), loaded with the generated data
 /// set; duplicate rows really stored (DEDUP_WINDOW_HOURS=0), response cache off.
+/// Waits until the query rollup has built every closed 15-minute slot (its pending gauge on
+/// /metrics is 0 and something is built), so that what follows is answered from the rollup.
+std::string WaitForRollup(loadgen::HttpClient& client) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  std::string last;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const auto metrics = client.Send("GET", "/metrics");
+    if (metrics) {
+      last = metrics->body;
+      if (last.find("analytics_rollup_slots{state=\"pending\"} 0\n") != std::string::npos &&
+          last.find("analytics_rollup_slots{state=\"built\"} 0\n") == std::string::npos &&
+          last.find("analytics_rollup_slots{state=\"built\"}") != std::string::npos) {
+        return "";
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return "the query rollup did not finish building; /metrics:\n" + last;
+}
+
 class AnalyticsE2e : public testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -1272,6 +1293,8 @@ class AnalyticsE2e : public testing::Test {
     setup_error_ = PostAll(service_->client(), ds.events, &stored_);
     // The copies in a request of their own, after the originals are stored.
     if (setup_error_.empty()) setup_error_ = PostAll(service_->client(), ds.resent, &restored_);
+    // The comparisons run on the rollup (storage_tests compare it with the raw reads).
+    if (setup_error_.empty()) setup_error_ = WaitForRollup(service_->client());
     std::vector<o::Event> all = ds.events;
     all.insert(all.end(), ds.resent.begin(), ds.resent.end());
     oracle_ = std::make_unique<o::Oracle>(std::move(all), PlanCatalog(), ModelPrices());

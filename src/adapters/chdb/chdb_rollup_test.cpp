@@ -155,6 +155,10 @@ void ExpectSameAnswers(app::AnalyticsStore& raw, app::AnalyticsStore& rollup, co
     EXPECT_EQ(a->failed, e->failed);
     auto ah = rollup.BillingHistory(r.end), eh = raw.BillingHistory(r.end);
     same(ah, eh, "BillingHistory");
+    // Customers may come in any order; each one's events in order. A stable sort by customer
+    // keeps that order, so both answers become the same sequence.
+    std::ranges::stable_sort(*ah, {}, &app::BillingEvent::customer);
+    std::ranges::stable_sort(*eh, {}, &app::BillingEvent::customer);
     ASSERT_EQ(ah->size(), eh->size());
     for (std::size_t i = 0; i < ah->size(); ++i) {
       const auto &x = (*ah)[i], &y = (*eh)[i];

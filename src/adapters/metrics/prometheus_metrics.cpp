@@ -102,7 +102,18 @@ PrometheusMetrics::PrometheusMetrics()
                          .Name("analytics_amqp_unacked_messages")
                          .Help("Messages received and not yet acknowledged")
                          .Register(*registry_)
-                         .Add({})) {}
+                         .Add({})),
+      rollup_(prometheus::BuildGauge()
+                  .Name("analytics_rollup_slots")
+                  .Help("15-minute slots of the query rollup, by state (built, pending)")
+                  .Register(*registry_)),
+      rollup_built_(rollup_.Add({{"state", "built"}})),
+      rollup_pending_(rollup_.Add({{"state", "pending"}})),
+      rollup_bytes_(prometheus::BuildGauge()
+                        .Name("analytics_rollup_bytes")
+                        .Help("Memory held by the query rollup's slots")
+                        .Register(*registry_)
+                        .Add({})) {}
 
 void PrometheusMetrics::BrokerConnected(bool connected) { broker_connected_.Set(connected ? 1 : 0); }
 void PrometheusMetrics::BrokerReconnect() { broker_reconnects_.Increment(); }
@@ -117,6 +128,12 @@ void PrometheusMetrics::StorageRetry() { storage_retries_.Increment(); }
 void PrometheusMetrics::QueueDepth(std::uint64_t ready, std::uint64_t unacked) {
   queue_ready_.Set(static_cast<double>(ready));
   queue_unacked_.Set(static_cast<double>(unacked));
+}
+
+void PrometheusMetrics::RollupProgress(const app::RollupState& state) {
+  rollup_built_.Set(static_cast<double>(state.built_slots));
+  rollup_pending_.Set(static_cast<double>(state.pending_slots));
+  rollup_bytes_.Set(static_cast<double>(state.bytes));
 }
 
 prometheus::Counter& PrometheusMetrics::Labeled(prometheus::Family<prometheus::Counter>& family,

@@ -14,6 +14,7 @@
 #include "app/ports/consumer_metrics.hpp"
 #include "app/ports/http_metrics.hpp"
 #include "app/ports/ingest_metrics.hpp"
+#include "app/ports/rollup_metrics.hpp"
 
 namespace adapters::metrics {
 
@@ -21,7 +22,8 @@ namespace adapters::metrics {
 /// atomic; label lookups are cached behind a mutex).
 class PrometheusMetrics final : public app::IngestMetrics,
                                 public app::HttpMetrics,
-                                public app::ConsumerMetrics {
+                                public app::ConsumerMetrics,
+                                public app::RollupMetrics {
  public:
   PrometheusMetrics();
 
@@ -42,6 +44,8 @@ class PrometheusMetrics final : public app::IngestMetrics,
   void DeadLettered(std::string_view reason) override;
   void StorageRetry() override;
   void QueueDepth(std::uint64_t ready, std::uint64_t unacked) override;
+
+  void RollupProgress(const app::RollupState& state) override;
 
  private:
   prometheus::Counter& Labeled(prometheus::Family<prometheus::Counter>& family,
@@ -66,6 +70,10 @@ class PrometheusMetrics final : public app::IngestMetrics,
   prometheus::Counter& storage_retries_;
   prometheus::Gauge& queue_ready_;
   prometheus::Gauge& queue_unacked_;
+  prometheus::Family<prometheus::Gauge>& rollup_;
+  prometheus::Gauge& rollup_built_;
+  prometheus::Gauge& rollup_pending_;
+  prometheus::Gauge& rollup_bytes_;
 
   std::mutex mutex_;
   std::map<std::string, prometheus::Counter*> counter_cache_;

@@ -163,7 +163,7 @@ class AnalyticsStore {
                                                             bool by_plan) = 0;
   virtual base::Result<PaymentCounts> PaymentOutcomes(const domain::TimeRange& range) = 0;
   /// Every payment_success, subscription_created and subscription_cancelled before `end`, of
-  /// all time, ordered by (customer, timestamp, event id).
+  /// all time, grouped by customer, each customer's events ordered by (timestamp, event id).
   virtual base::Result<std::vector<BillingEvent>> BillingHistory(base::TimePoint end) = 0;
   /// Messages grouped by (bucket, provider, model, price epoch, has cost, has split) for
   /// pricing; `breakpoints` (ascending epoch ms) split time into price epochs.
