@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace app {
 
@@ -278,6 +279,11 @@ std::map<std::int64_t, SlotPtr> Rollup::AssembleLocked(const SlotFacts& facts) {
 std::int64_t Rollup::DataStartMs() const {
   std::lock_guard lock(mutex_);
   return initialized_ ? lo_ * kSlotMs : 0;
+}
+
+std::int64_t Rollup::FrontierMs() const {
+  std::lock_guard lock(mutex_);
+  return initialized_ ? frontier_ * kSlotMs : std::numeric_limits<std::int64_t>::max();
 }
 
 std::string Rollup::Name(std::uint32_t id) const {

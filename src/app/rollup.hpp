@@ -106,6 +106,8 @@ class Rollup final : public WriteObserver {
   std::vector<SlotPtr> Assemble(const SlotFacts& facts);
   /// Where stored events began at start-up (0 before the first build).
   std::int64_t DataStartMs() const;
+  /// Where closed slots end (the largest instant before the first build).
+  std::int64_t FrontierMs() const;
   std::string Name(std::uint32_t id) const;
   std::uint32_t NameId(std::string_view name);
   std::optional<std::uint32_t> UserId(std::uint64_t user_key) const;

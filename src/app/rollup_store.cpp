@@ -117,10 +117,16 @@ base::Result<std::optional<std::vector<SlotPtr>>> RollupAnalyticsStore::Collect(
     std::int64_t start_ms, std::int64_t end_ms, unsigned kinds) {
   using Out = std::optional<std::vector<SlotPtr>>;
   auto view = rollup_.Plan(start_ms, end_ms);
-  // Reads of all history before an instant start at 0: measure from where the data begins.
-  const auto span = static_cast<double>(end_ms - std::max(start_ms, rollup_.DataStartMs()));
-  if (view.missing_ms > 0 &&
-      (span <= 0 || static_cast<double>(view.missing_ms) > options_.max_missing_share * span ||
+  // Only the missing part before the frontier costs a real read (after it, at most the open
+  // slot holds events); reads of all history before an instant start at 0, so the share is
+  // measured from where the data begins.
+  const auto frontier = rollup_.FrontierMs();
+  std::int64_t missing_closed = 0;
+  for (const auto& m : view.missing) missing_closed += std::max<std::int64_t>(0, std::min(m.end, frontier) - m.start);
+  const auto closed_span = std::min(end_ms, frontier) - std::max(start_ms, rollup_.DataStartMs());
+  if (missing_closed > 0 &&
+      (closed_span <= 0 ||
+       static_cast<double>(missing_closed) > options_.max_missing_share * static_cast<double>(closed_span) ||
        view.missing.size() > 64)) {
     return Out{};
   }

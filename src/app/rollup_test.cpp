@@ -208,6 +208,20 @@ TEST_F(RollupStoreTest, CountsDistinctUsersPerBucketAcrossBuiltAndStorageSlots) 
   EXPECT_EQ(source.reads[0][0].start, StartOf(kBase + 7));
 }
 
+TEST_F(RollupStoreTest, ARangeMostlyInTheFutureStillUsesTheRollup) {
+  source.facts.activity = {Act(kBase + 2 * kDay - 1, 1, 2865, 2866)};
+  Build();
+  source.reads.clear();
+  // The last stored hour, a day known to be empty, and a week after the frontier.
+  const domain::TimeRange range{At(StartOf(kBase + 2 * kDay - 4)), At(StartOf(kBase + 10 * kDay))};
+  auto answer = store.ActiveUsers(range, hours);
+  ASSERT_TRUE(answer.has_value());
+  ASSERT_EQ(answer->size(), 1u);
+  EXPECT_EQ(raw.calls, 0);
+  ASSERT_EQ(source.reads.size(), 1u);
+  EXPECT_EQ(source.reads.back()[0].start, StartOf(kBase + 3 * kDay));
+}
+
 TEST_F(RollupStoreTest, SplitsSessionsOnlyOnGapsLongerThanTheGapAcrossSlots) {
   // User 1: 0-10 min, 35-40 (gap 25: same session), 80-85 (gap 40: new). User 2: 200-200.
   source.facts.activity = {Act(kBase, 1, 0, 10), Act(kBase + 2, 1, 35, 40),
