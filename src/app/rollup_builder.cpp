@@ -12,7 +12,7 @@ base::Result<bool> RollupBuilder::Step() {
     rollup_.Initialize(*stored, frontier);
     started_ = last_progress_ = std::chrono::steady_clock::now();
   }
-  const auto work = rollup_.NextWork(frontier, options_.slots_per_read);
+  const auto work = rollup_.NextWork(frontier, batch_);
   if (work.slots.empty()) {
     if (!reported_ready_) {
       reported_ready_ = true;
@@ -29,9 +29,12 @@ base::Result<bool> RollupBuilder::Step() {
   const auto ranges = work.Ranges();
   auto facts = source_.ReadFacts(ranges, kAllFacts);
   if (!facts) {
+    // Smaller reads next time, in case this one ran out of time or memory.
     rollup_.Requeue(work);
+    batch_ = std::max<std::size_t>(1, batch_ / 4);
     return base::Fail(facts.error());
   }
+  batch_ = std::min(options_.slots_per_read, batch_ * 2);
   rollup_.Install(work, *facts);
   const auto now = std::chrono::steady_clock::now();
   if (!reported_ready_ && now - last_progress_ > std::chrono::seconds(5)) {

@@ -16,8 +16,9 @@ namespace app {
 /// Keeps the Rollup built: at start it reads where stored data begins, then builds every closed
 /// slot newest first, each slot again after a late event lands in it, and each new slot once it
 /// closes. Reads go through the SlotFactSource, a day of slots per read; a failed read is
-/// retried after `retry_after`. Logs progress every few seconds and once when the history is
-/// built. One background thread between `Start` and `Stop`.
+/// retried after `retry_after` with a quarter of the slots (growing back after successes).
+/// Logs progress every few seconds and once when the history is built. One background thread
+/// between `Start` and `Stop`.
 class RollupBuilder {
  public:
   struct Options {
@@ -50,6 +51,7 @@ class RollupBuilder {
   const base::Clock& clock_;
   const Options options_;
   RollupMetrics* metrics_;
+  std::size_t batch_ = options_.slots_per_read;  ///< slots per read; shrinks after a failed read
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stop_ = false;

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <limits>
 
+#include "app/rollup_builder.hpp"
 #include "app/rollup_store.hpp"
 #include "app/testing/fake_analytics_store.hpp"
 
@@ -23,8 +25,13 @@ class FakeFactSource final : public SlotFactSource {
   SlotFacts facts;
   std::vector<std::vector<MsRange>> reads;
 
+  std::int64_t fail_above_ms = std::numeric_limits<std::int64_t>::max();
+
   base::Result<SlotFacts> ReadFacts(std::span<const MsRange> ranges, unsigned) override {
     reads.emplace_back(ranges.begin(), ranges.end());
+    std::int64_t total = 0;
+    for (const auto& r : ranges) total += r.end - r.start;
+    if (total > fail_above_ms) return base::Fail(base::Error::Unavailable("Code: 159. timeout"));
     const auto inside = [&](std::int64_t ms) {
       return std::ranges::any_of(ranges, [&](const MsRange& r) { return ms >= r.start && ms < r.end; });
     };
@@ -151,6 +158,22 @@ TEST(RollupTest, BuildsChangedSlotsFirstNewestFirstAndSlotsAsTheyClose) {
   EXPECT_TRUE(rollup.GetStats().backfilled);
   work = rollup.NextWork(frontier + 2, 10);
   EXPECT_EQ(work.slots, (std::vector<std::int64_t>{frontier, frontier + 1}));
+}
+
+TEST(RollupTest, TheBuilderShrinksItsReadsAfterAFailureAndStillBuildsEverything) {
+  Rollup rollup;
+  FakeFactSource source;
+  source.fail_above_ms = 10 * kSlotMs;  // say, a day of slots runs out of time
+  base::FixedClock clock(At(StartOf(kBase + 3 * kDay)));
+  RollupBuilder builder(rollup, source, clock, {});
+  int failures = 0;
+  while (!builder.BuildAll() && failures < 20) ++failures;
+  EXPECT_GE(failures, 1);
+  EXPECT_LT(failures, 20);
+  const auto state = rollup.GetStats();
+  EXPECT_TRUE(state.backfilled);
+  EXPECT_EQ(state.pending_slots, 0u);
+  EXPECT_EQ(rollup.Plan(StartOf(kBase), StartOf(kBase + 2 * kDay)).missing_ms, 0);
 }
 
 TEST(RollupTest, LatencyBinsAreWithinHalfAPercent) {
