@@ -296,13 +296,6 @@ std::uint32_t Rollup::NameId(std::string_view name) {
   return InternLocked(name);
 }
 
-std::optional<std::uint32_t> Rollup::UserId(std::uint64_t user_key) const {
-  std::lock_guard dict(dict_mutex_);
-  const auto it = users_.find(user_key);
-  if (it == users_.end()) return std::nullopt;
-  return it->second;
-}
-
 std::size_t Rollup::UserCount() const {
   std::lock_guard dict(dict_mutex_);
   return users_.size();

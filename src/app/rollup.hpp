@@ -110,7 +110,6 @@ class Rollup final : public WriteObserver {
   std::int64_t FrontierMs() const;
   std::string Name(std::uint32_t id) const;
   std::uint32_t NameId(std::string_view name);
-  std::optional<std::uint32_t> UserId(std::uint64_t user_key) const;
   std::size_t UserCount() const;
   std::size_t ConversationCount() const;
 
