@@ -13,10 +13,6 @@ namespace {
 
 using domain::Value;
 
-#define TRY_ASSIGN(var, expr)                       \
-  auto var = (expr);                                \
-  if (!var) return base::Fail(var.error());
-
 Bucketing BucketsOf(const domain::AnalyticsQuery& q) { return {q.granularity, &q.tz}; }
 Bucketing NoBuckets() { return {}; }
 
@@ -623,7 +619,5 @@ QueryService::R QueryService::ProvidersPerformance(const Q& q) {
                                            : std::vector<std::string_view>{"provider"});
   return FromRows(std::move(rows));
 }
-
-#undef TRY_ASSIGN
 
 }  // namespace app

@@ -10,10 +10,6 @@
 namespace app {
 namespace {
 
-#define TRY_ASSIGN(var, expr)                       \
-  auto var = (expr);                                \
-  if (!var) return base::Fail(var.error());
-
 std::int64_t Ms(base::TimePoint t) { return t.time_since_epoch().count(); }
 base::TimePoint AtMs(std::int64_t ms) { return base::TimePoint(std::chrono::milliseconds(ms)); }
 
@@ -620,7 +616,5 @@ base::Result<std::vector<BillingEvent>> RollupAnalyticsStore::BillingHistory(bas
   }
   return out;
 }
-
-#undef TRY_ASSIGN
 
 }  // namespace app

@@ -52,3 +52,9 @@ using Status = std::expected<void, Error>;
 inline std::unexpected<Error> Fail(Error error) { return std::unexpected<Error>(std::move(error)); }
 
 }  // namespace base
+
+/// Declares `var` as the result of `expr` and returns its error from the enclosing function
+/// (which returns a Result or Status) when it failed.
+#define TRY_ASSIGN(var, expr)   \
+  auto var = (expr);            \
+  if (!var) return ::base::Fail(var.error());
