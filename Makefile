@@ -1,5 +1,5 @@
 # Thin shortcuts over scripts/ and the CMake presets.
-.PHONY: setup build run test asan tsan bench format clean
+.PHONY: setup build run test asan tsan fuzz bench format clean
 
 setup:
 	scripts/setup
@@ -13,6 +13,8 @@ asan:
 	scripts/build asan && ctest --test-dir build/asan --output-on-failure
 tsan:
 	scripts/build tsan && ctest --test-dir build/tsan --output-on-failure
+fuzz:
+	scripts/fuzz $(or $(FUZZ_SECONDS),60)
 bench: build
 	build/release/bench/ingest_bench --events 10000000
 	build/release/bench/amqp_bench --events 1000000

@@ -6,8 +6,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <iterator>
 #include <limits>
+#include <memory>
+#include <optional>
 
 #include "domain/timestamp.hpp"
 
@@ -24,14 +27,218 @@ constexpr double kMaxAmount = 1e12;
 constexpr double kMaxCostUsd = 1e6;
 
 std::unexpected<Rejection> Reject(std::string_view code, std::string field, std::string message) {
-  return std::unexpected<Rejection>(Rejection{std::string(code), std::move(field),
-                                              std::move(message)});
+  return std::unexpected<Rejection>(
+      Rejection{std::string(code), std::move(field), std::move(message)});
+}
+
+/// At most 64 bytes of a producer's member name, cut on a UTF-8 character boundary, so that a
+/// rejection naming it stays small.
+std::string_view BoundedName(std::string_view name) {
+  constexpr std::size_t kMaxNameInRejection = 64;
+  if (name.size() <= kMaxNameInRejection) return name;
+  std::size_t cut = kMaxNameInRejection;
+  while (cut > 0 && (static_cast<unsigned char>(name[cut]) & 0xC0) == 0x80) --cut;
+  return name.substr(0, cut);
+}
+
+/// The members of one object of an event (the event itself, its `data`), read in one pass over
+/// the DOM: the first name that repeats an earlier one, and otherwise each name's value for the
+/// lookups that follow, which then need not walk the DOM again. JSON leaves the meaning of a
+/// repeated name open (RFC 8259, 4) and parsers disagree on which copy wins, so the contract
+/// refuses it. This runs for every event, so the common case, a dozen distinct names compared
+/// pairwise, must cost about what the lookups save. An object of more than kInline members (no
+/// real event has one) is sorted by name instead, which keeps it O(n log n). Refers to the DOM of
+/// `object`, which must outlive it.
+class Members {
+ public:
+  explicit Members(dom::object object) {
+    if (object.size() > kInline) {
+      SortLarge(object);
+      return;
+    }
+    for (auto it = object.begin(); it != object.end(); ++it) {
+      const std::string_view name = it.key();
+      if (Index(name)) {
+        duplicate_ = name;  // the event is refused: no lookups follow
+        return;
+      }
+      names_[count_] = name.data();
+      sizes_[count_] = name.size();
+      std::construct_at(&values_[count_].element, it.value());
+      ++count_;
+    }
+  }
+
+  Members(const Members&) = delete;
+  Members& operator=(const Members&) = delete;
+
+  /// The first name, in document order, that repeats an earlier one.
+  const std::optional<std::string_view>& Duplicate() const { return duplicate_; }
+
+  /// The value named `name`, or null; valid as long as this object. Only meaningful when there
+  /// is no Duplicate(). A pointer, not a copy: copying the element just stored costs a stall.
+  const dom::element* Find(std::string_view name) const {
+    if (!large_.empty()) {
+      const auto it = std::ranges::lower_bound(large_, name, {}, &LargeEntry::name);
+      return it != large_.end() && it->name == name ? &it->value : nullptr;
+    }
+    const auto index = Index(name);
+    return index ? &values_[*index].element : nullptr;
+  }
+
+ private:
+  static constexpr std::size_t kInline = 16;
+
+  struct LargeEntry {
+    std::string_view name;
+    std::size_t position;
+    dom::element value;
+  };
+
+  std::optional<std::size_t> Index(std::string_view name) const {
+    for (std::size_t i = 0; i < count_; ++i) {
+      // The first byte settles most names of equal length (userId, planId, tokens) without a
+      // call to memcmp.
+      if (sizes_[i] == name.size() &&
+          (name.empty() ||
+           (names_[i][0] == name[0] && std::memcmp(names_[i], name.data(), name.size()) == 0))) {
+        return i;
+      }
+    }
+    return std::nullopt;
+  }
+
+  void SortLarge(dom::object object) {
+    large_.reserve(object.size());
+    for (auto it = object.begin(); it != object.end(); ++it) {
+      large_.push_back(LargeEntry{it.key(), large_.size(), it.value()});
+    }
+    std::ranges::sort(large_, {},
+                      [](const LargeEntry& e) { return std::pair(e.name, e.position); });
+    // Of all repeats, the one met first in the document, as the one-pass check reports it.
+    std::optional<std::size_t> first;
+    for (std::size_t i = 1; i < large_.size(); ++i) {
+      if (large_[i].name == large_[i - 1].name && (!first || large_[i].position < *first)) {
+        first = large_[i].position;
+        duplicate_ = large_[i].name;
+      }
+    }
+  }
+
+  // Filled up to count_ by the constructor; not zeroed, which would cost more than the pass.
+  union Value {
+    Value() {}
+    dom::element element;
+  };
+  std::size_t count_ = 0;
+  std::optional<std::string_view> duplicate_;
+  std::vector<LargeEntry> large_;
+  const char* names_[kInline];
+  std::size_t sizes_[kInline];
+  Value values_[kInline];
+};
+
+std::unexpected<Rejection> RejectDuplicateKey(std::string_view prefix, std::string_view name) {
+  std::string path = fmt::format("{}{}", prefix, BoundedName(name));
+  std::string message = fmt::format("{} appears more than once", path);
+  return Reject(reason::kDuplicateKey, std::move(path), std::move(message));
+}
+
+/// Whether a JSON number token (RFC 8259 grammar, already validated) denotes a whole number.
+/// Decided on the digits as written: the parsed double has lost what matters (1e-400 parses as
+/// 0, 1.0000000000000000001 as 1).
+bool IsWholeNumberText(std::string_view text) {
+  std::size_t i = 0;
+  if (i < text.size() && text[i] == '-') ++i;
+  const std::size_t int_begin = i;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+  const std::string_view integer = text.substr(int_begin, i - int_begin);
+  std::string_view fraction;
+  if (i < text.size() && text[i] == '.') {
+    const std::size_t frac_begin = ++i;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+    fraction = text.substr(frac_begin, i - frac_begin);
+  }
+  // Saturated far beyond any count of digits an input can hold, so the result is still exact.
+  constexpr std::int64_t kExponentCap = 1'000'000'000'000'000;
+  std::int64_t exponent = 0;
+  if (i < text.size() && (text[i] == 'e' || text[i] == 'E')) {
+    ++i;
+    bool negative = false;
+    if (i < text.size() && (text[i] == '+' || text[i] == '-')) negative = text[i++] == '-';
+    for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
+      exponent = std::min(exponent * 10 + (text[i] - '0'), kExponentCap);
+    }
+    if (negative) exponent = -exponent;
+  }
+  if (i != text.size()) return false;
+  // The value is digits(integer fraction) * 10^(exponent - |fraction|); it is whole iff the
+  // last non-zero digit lands at or left of the decimal point.
+  const auto last_fraction = fraction.find_last_not_of('0');
+  if (last_fraction != std::string_view::npos) {
+    return exponent >= static_cast<std::int64_t>(last_fraction + 1);
+  }
+  const auto last_integer = integer.find_last_not_of('0');
+  if (last_integer == std::string_view::npos) return true;  // zero
+  const auto trailing_zeros = static_cast<std::int64_t>(integer.size() - 1 - last_integer);
+  return exponent + trailing_zeros >= 0;
+}
+
+/// Whether a JSON number token has a non-zero digit before its exponent.
+bool IsNonZeroNumberText(std::string_view text) {
+  for (const char c : text) {
+    if (c == 'e' || c == 'E') break;
+    if (c >= '1' && c <= '9') return true;
+  }
+  return false;
+}
+
+/// The number at `data.<key>` exactly as written in `event_text`, from a second, on-demand pass
+/// over the event: the DOM keeps only the parsed double. Called only for numbers written with a
+/// fraction or an exponent whose double is not conclusive, so ordinary events never pay for it.
+std::optional<std::string_view> DataNumberText(std::string_view event_text, std::string_view key) {
+  namespace ondemand = simdjson::ondemand;
+  thread_local ondemand::parser parser;
+  const simdjson::padded_string padded(event_text);
+  ondemand::document doc;
+  ondemand::object top;
+  if (parser.iterate(padded).get(doc) != simdjson::SUCCESS ||
+      doc.get_object().get(top) != simdjson::SUCCESS) {
+    return std::nullopt;
+  }
+  for (auto member : top) {
+    std::string_view name;
+    if (member.unescaped_key().get(name) != simdjson::SUCCESS) return std::nullopt;
+    if (name != "data") continue;
+    ondemand::object data;
+    if (member.value().get_object().get(data) != simdjson::SUCCESS) return std::nullopt;
+    for (auto field : data) {
+      if (field.unescaped_key().get(name) != simdjson::SUCCESS) return std::nullopt;
+      if (name != key) continue;
+      std::string_view raw;
+      if (field.value().raw_json_token().get(raw) != simdjson::SUCCESS) return std::nullopt;
+      // The token may carry the whitespace that follows it.
+      const auto end = raw.find_first_of(" \t\r\n");
+      if (end != std::string_view::npos) raw = raw.substr(0, end);
+      return event_text.substr(static_cast<std::size_t>(raw.data() - padded.data()), raw.size());
+    }
+    return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+/// Whether `value`, a number read at `data.<key>`, is whole as written.
+bool IsWholeDataNumber(dom::element value, std::string_view event_text, std::string_view key) {
+  if (value.type() != dom::element_type::DOUBLE) return true;  // written as digits only
+  const auto text = DataNumberText(event_text, key);
+  return text && IsWholeNumberText(*text);
 }
 
 /// Reads the fields of `data`, recording the first problem met.
 class DataReader {
  public:
-  explicit DataReader(dom::object data) : data_(data) {}
+  DataReader(const Members& data, std::string_view event_text)
+      : data_(data), event_text_(event_text) {}
 
   bool Failed() const { return failed_; }
   Rejection TakeRejection() { return std::move(rejection_); }
@@ -63,8 +270,9 @@ class DataReader {
     double d = 0;
     if (v->get_uint64().get(out) == simdjson::SUCCESS) {
       // an unsigned integer
-    } else if (v->is_double() && v->get_double().get(d) == simdjson::SUCCESS && d >= 0 &&
-               std::floor(d) == d && d <= static_cast<double>(max)) {
+    } else if (v->type() == dom::element_type::DOUBLE &&
+               v->get_double().get(d) == simdjson::SUCCESS && d >= 0 &&
+               d <= static_cast<double>(max) && IsWholeDataNumber(*v, event_text_, key)) {
       out = static_cast<std::uint64_t>(d);
     } else {
       Fail(reason::kInvalidField, key, "must be a non-negative integer");
@@ -96,15 +304,26 @@ class DataReader {
       Fail(reason::kInvalidField, key, fmt::format("must be between 0 and {}", max));
       return std::nullopt;
     }
+    // Rounding to `digits` decimals is documented; a non-zero number that no double can hold
+    // (1e-400) is not rounding but a producer bug, and storing it as 0 would hide it.
+    if (d == 0 && v->type() == dom::element_type::DOUBLE) {
+      const auto text = DataNumberText(event_text_, key);
+      if (!text || IsNonZeroNumberText(*text)) {
+        Fail(reason::kInvalidField, key,
+             "is not zero but too small for a JSON number (below 5e-324); send 0 or a decimal "
+             "string");
+        return std::nullopt;
+      }
+    }
     return static_cast<std::int64_t>(std::llround(d * static_cast<double>(scale)));
   }
 
-  std::optional<dom::element> Find(std::string_view key, bool optional) {
-    if (failed_) return std::nullopt;
-    dom::element v;
-    if (data_.at_key(key).get(v) != simdjson::SUCCESS || v.is_null()) {
+  const dom::element* Find(std::string_view key, bool optional) {
+    if (failed_) return nullptr;
+    const dom::element* v = data_.Find(key);
+    if (v == nullptr || v->is_null()) {
       if (!optional) Fail(reason::kMissingField, key, "is required");
-      return std::nullopt;
+      return nullptr;
     }
     return v;
   }
@@ -154,18 +373,21 @@ class DataReader {
     return units;
   }
 
-  dom::object data_;
+  const Members& data_;
+  std::string_view event_text_;
   bool failed_ = false;
   Rejection rejection_;
 };
 
-std::expected<base::TimePoint, Rejection> ReadTimestamp(dom::object data,
+std::expected<base::TimePoint, Rejection> ReadTimestamp(const Members& data,
+                                                        std::string_view event_text,
                                                         const DecodeLimits& limits,
                                                         base::TimePoint now) {
-  dom::element v;
-  if (data.at_key("timestamp").get(v) != simdjson::SUCCESS || v.is_null()) {
+  const dom::element* found = data.Find("timestamp");
+  if (found == nullptr || found->is_null()) {
     return Reject(reason::kMissingField, "data.timestamp", "data.timestamp is required");
   }
+  const dom::element& v = *found;
   std::optional<base::TimePoint> t;
   std::string_view text;
   std::int64_t ms = 0;
@@ -179,7 +401,8 @@ std::expected<base::TimePoint, Rejection> ReadTimestamp(dom::object data,
     }
   } else if (v.get_int64().get(ms) == simdjson::SUCCESS ||
              (v.get_double().get(d) == simdjson::SUCCESS && std::floor(d) == d &&
-              std::abs(d) < 1e15 && (ms = static_cast<std::int64_t>(d), true))) {
+              std::abs(d) < 1e15 && IsWholeDataNumber(v, event_text, "timestamp") &&
+              (ms = static_cast<std::int64_t>(d), true))) {
     // Beyond about year 33000 either way: keeps the arithmetic below far from overflow.
     if (ms > 1'000'000'000'000'000 || ms < -1'000'000'000'000'000) {
       return Reject(reason::kInvalidTimestamp, "data.timestamp", "data.timestamp is out of range");
@@ -191,8 +414,8 @@ std::expected<base::TimePoint, Rejection> ReadTimestamp(dom::object data,
   }
   if (*t > now + limits.max_future_skew) {
     return Reject(reason::kTimestampInFuture, "data.timestamp",
-                  fmt::format("data.timestamp {} is more than {} s in the future",
-                              FormatIsoUtc(*t), limits.max_future_skew.count() / 1000));
+                  fmt::format("data.timestamp {} is more than {} s in the future", FormatIsoUtc(*t),
+                              limits.max_future_skew.count() / 1000));
   }
   if (*t < limits.min_timestamp) {
     return Reject(reason::kTimestampTooOld, "data.timestamp",
@@ -252,10 +475,14 @@ void ReadTypeFields(EventType type, DataReader& r, Event& e) {
       }
       e.currency = r.String("currency", 8, /*optional=*/failed);
       if (!e.currency.empty()) {
-        if (e.currency.size() != 3) r.Fail(reason::kInvalidField, "currency", "must be a 3-letter ISO 4217 code");
+        if (e.currency.size() != 3) {
+          r.Fail(reason::kInvalidField, "currency", "must be a 3-letter ISO 4217 code");
+        }
         for (char& c : e.currency) {
           if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-          if (c < 'A' || c > 'Z') r.Fail(reason::kInvalidField, "currency", "must be a 3-letter ISO 4217 code");
+          if (c < 'A' || c > 'Z') {
+            r.Fail(reason::kInvalidField, "currency", "must be a 3-letter ISO 4217 code");
+          }
         }
       }
       e.plan = r.String("planId", kMaxNameBytes, /*optional=*/failed);
@@ -275,8 +502,9 @@ void ReadTypeFields(EventType type, DataReader& r, Event& e) {
 }
 
 std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) s.remove_suffix(1);
+  const auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
   return s;
 }
 
@@ -285,12 +513,11 @@ base::Error TooMany(const DecodeLimits& limits) {
                      fmt::format("a batch holds at most {} events", limits.max_batch_events), ""};
 }
 
-DecodeResult DecodeElement(dom::element value, std::size_t bytes, const DecodeLimits& limits,
+/// Validates one parsed event; `text` is the JSON it was parsed from.
+DecodeResult DecodeElement(dom::element value, std::string_view text, const DecodeLimits& limits,
                            base::TimePoint now);
 
-std::string JsonErrorMessage(simdjson::error_code error) {
-  return simdjson::error_message(error);
-}
+std::string JsonErrorMessage(simdjson::error_code error) { return simdjson::error_message(error); }
 
 /// One parser per thread, reused: its buffers grow to the largest document seen and stay.
 dom::parser& ThreadParser() {
@@ -322,9 +549,9 @@ base::Result<std::vector<DecodeResult>> DecodeNdjson(std::string_view body,
     if (line.empty()) continue;
     if (out.size() >= limits.max_batch_events) return base::Fail(TooMany(limits));
     if (line.size() > limits.max_event_bytes) {
-      out.push_back(Reject(reason::kEventTooLarge, "",
-                           fmt::format("event is {} bytes, the limit is {}", line.size(),
-                                       limits.max_event_bytes)));
+      out.push_back(Reject(
+          reason::kEventTooLarge, "",
+          fmt::format("event is {} bytes, the limit is {}", line.size(), limits.max_event_bytes)));
       continue;
     }
     dom::element v;
@@ -333,9 +560,11 @@ base::Result<std::vector<DecodeResult>> DecodeNdjson(std::string_view body,
                            fmt::format("line is not JSON: {}", JsonErrorMessage(error))));
       continue;
     }
-    out.push_back(DecodeElement(v, line.size(), limits, now));
+    out.push_back(DecodeElement(v, line, limits, now));
   }
-  if (out.empty()) return base::Fail(base::Error::InvalidArgument("the body holds no events", "body"));
+  if (out.empty()) {
+    return base::Fail(base::Error::InvalidArgument("the body holds no events", "body"));
+  }
   return out;
 }
 
@@ -360,9 +589,13 @@ std::optional<std::vector<std::string_view>> SplitArray(std::string_view text) {
       continue;
     }
     switch (c) {
-      case '"': in_string = true; break;
+      case '"':
+        in_string = true;
+        break;
       case '[':
-      case '{': ++depth; break;
+      case '{':
+        ++depth;
+        break;
       case ']':
       case '}':
         if (--depth < 0) return std::nullopt;
@@ -375,7 +608,8 @@ std::optional<std::vector<std::string_view>> SplitArray(std::string_view text) {
           start = i + 1;
         }
         break;
-      default: break;
+      default:
+        break;
     }
   }
   if (in_string || depth != 0) return std::nullopt;
@@ -389,13 +623,16 @@ std::optional<std::vector<std::string_view>> SplitArray(std::string_view text) {
 }
 
 base::Result<std::vector<DecodeResult>> DecodeArray(std::string_view text, const char* buffer_end,
-                                                    const DecodeLimits& limits, base::TimePoint now) {
+                                                    const DecodeLimits& limits,
+                                                    base::TimePoint now) {
   const auto elements = SplitArray(text);
   if (!elements) {
     return base::Fail(base::Error::InvalidArgument(
         "the body is not a well-formed JSON array; send one event, an array, or NDJSON", "body"));
   }
-  if (elements->empty()) return base::Fail(base::Error::InvalidArgument("the body holds no events", "body"));
+  if (elements->empty()) {
+    return base::Fail(base::Error::InvalidArgument("the body holds no events", "body"));
+  }
   if (elements->size() > limits.max_batch_events) return base::Fail(TooMany(limits));
   std::vector<DecodeResult> out;
   out.reserve(elements->size());
@@ -412,39 +649,40 @@ base::Result<std::vector<DecodeResult>> DecodeArray(std::string_view text, const
                            fmt::format("element is not JSON: {}", JsonErrorMessage(error))));
       continue;
     }
-    out.push_back(DecodeElement(v, element.size(), limits, now));
+    out.push_back(DecodeElement(v, element, limits, now));
   }
   return out;
 }
 
-DecodeResult DecodeElement(dom::element value, std::size_t bytes, const DecodeLimits& limits,
+DecodeResult DecodeElement(dom::element value, std::string_view text, const DecodeLimits& limits,
                            base::TimePoint now) {
-  if (bytes > limits.max_event_bytes) {
-    return Reject(reason::kEventTooLarge, "",
-                  fmt::format("event is {} bytes, the limit is {}", bytes, limits.max_event_bytes));
+  if (text.size() > limits.max_event_bytes) {
+    return Reject(
+        reason::kEventTooLarge, "",
+        fmt::format("event is {} bytes, the limit is {}", text.size(), limits.max_event_bytes));
   }
   dom::object obj;
   if (value.get_object().get(obj) != simdjson::SUCCESS) {
     return Reject(reason::kNotAnObject, "", "an event must be a JSON object");
   }
+  const Members top(obj);
+  if (top.Duplicate()) return RejectDuplicateKey("", *top.Duplicate());
 
   DecodedEvent out;
-  dom::element id;
-  if (obj.at_key("id").get(id) == simdjson::SUCCESS && !id.is_null()) {
-    std::string_view text;
-    if (id.get_string().get(text) != simdjson::SUCCESS || text.empty() || text.size() > kMaxIdBytes) {
+  if (const auto id = top.Find("id"); id && !id->is_null()) {
+    std::string_view id_text;
+    if (id->get_string().get(id_text) != simdjson::SUCCESS || id_text.empty() ||
+        id_text.size() > kMaxIdBytes) {
       return Reject(reason::kInvalidField, "id",
                     fmt::format("id must be a non-empty string of at most {} bytes", kMaxIdBytes));
     }
-    out.event.event_id.assign(text);
+    out.event.event_id.assign(id_text);
     out.id_was_sent = true;
   }
-  dom::element type_value;
-  if (obj.at_key("type").get(type_value) != simdjson::SUCCESS) {
-    return Reject(reason::kMissingField, "type", "type is required");
-  }
+  const auto type_value = top.Find("type");
+  if (!type_value) return Reject(reason::kMissingField, "type", "type is required");
   std::string_view type_name;
-  if (type_value.get_string().get(type_name) != simdjson::SUCCESS) {
+  if (type_value->get_string().get(type_name) != simdjson::SUCCESS) {
     return Reject(reason::kInvalidField, "type", "type must be a string");
   }
   const auto type = ParseEventType(type_name);
@@ -453,20 +691,20 @@ DecodeResult DecodeElement(dom::element value, std::size_t bytes, const DecodeLi
                   fmt::format("unknown event type '{}'", type_name.substr(0, 64)));
   }
   out.event.type = *type;
-  dom::element data_value;
-  if (obj.at_key("data").get(data_value) != simdjson::SUCCESS) {
-    return Reject(reason::kMissingField, "data", "data is required");
-  }
-  dom::object data;
-  if (data_value.get_object().get(data) != simdjson::SUCCESS) {
+  const auto data_value = top.Find("data");
+  if (!data_value) return Reject(reason::kMissingField, "data", "data is required");
+  dom::object data_object;
+  if (data_value->get_object().get(data_object) != simdjson::SUCCESS) {
     return Reject(reason::kInvalidField, "data", "data must be an object");
   }
+  const Members data(data_object);
+  if (data.Duplicate()) return RejectDuplicateKey("data.", *data.Duplicate());
 
-  auto ts = ReadTimestamp(data, limits, now);
+  auto ts = ReadTimestamp(data, text, limits, now);
   if (!ts) return std::unexpected(std::move(ts.error()));
   out.event.timestamp = *ts;
 
-  DataReader reader(data);
+  DataReader reader(data, text);
   ReadTypeFields(*type, reader, out.event);
   if (reader.Failed()) return std::unexpected(reader.TakeRejection());
   return out;
@@ -477,15 +715,16 @@ DecodeResult DecodeElement(dom::element value, std::size_t bytes, const DecodeLi
 DecodeResult DecodeEventBytes(std::string_view bytes, const DecodeLimits& limits,
                               base::TimePoint now) {
   if (bytes.size() > limits.max_event_bytes) {
-    return Reject(reason::kEventTooLarge, "",
-                  fmt::format("event is {} bytes, the limit is {}", bytes.size(),
-                              limits.max_event_bytes));
+    return Reject(
+        reason::kEventTooLarge, "",
+        fmt::format("event is {} bytes, the limit is {}", bytes.size(), limits.max_event_bytes));
   }
   dom::element v;
-  if (const auto error = Parse(bytes, bytes.data() + bytes.size()).get(v); error != simdjson::SUCCESS) {
+  if (const auto error = Parse(bytes, bytes.data() + bytes.size()).get(v);
+      error != simdjson::SUCCESS) {
     return Reject(reason::kInvalidJson, "", fmt::format("not JSON: {}", JsonErrorMessage(error)));
   }
-  return DecodeElement(v, bytes.size(), limits, now);
+  return DecodeElement(v, bytes, limits, now);
 }
 
 base::Result<std::vector<DecodeResult>> DecodeBody(std::string_view body, BodyFormat format,
@@ -497,16 +736,19 @@ base::Result<std::vector<DecodeResult>> DecodeBody(std::string_view body, BodyFo
 
   if (trimmed.front() == '[') return DecodeArray(trimmed, body.data() + body.size(), limits, now);
   dom::element v;
-  if (const auto error = Parse(trimmed, body.data() + body.size()).get(v); error != simdjson::SUCCESS) {
+  if (const auto error = Parse(trimmed, body.data() + body.size()).get(v);
+      error != simdjson::SUCCESS) {
     // Several objects one per line, sent without an NDJSON content type.
-    if (format == BodyFormat::kAuto && trimmed.front() == '{') return DecodeNdjson(trimmed, limits, now);
+    if (format == BodyFormat::kAuto && trimmed.front() == '{') {
+      return DecodeNdjson(trimmed, limits, now);
+    }
     return base::Fail(base::Error::InvalidArgument(
         fmt::format("the body is not JSON ({}); send one event, an array, or NDJSON",
                     JsonErrorMessage(error)),
         "body"));
   }
   std::vector<DecodeResult> out;
-  out.push_back(DecodeElement(v, trimmed.size(), limits, now));
+  out.push_back(DecodeElement(v, trimmed, limits, now));
   return out;
 }
 
@@ -515,7 +757,9 @@ std::string CanonicalForm(const Event& e) {
   // events read the same.
   std::string out;
   out.reserve(256);
-  auto field = [&out](std::string_view v) { fmt::format_to(std::back_inserter(out), "{}:{}", v.size(), v); };
+  auto field = [&out](std::string_view v) {
+    fmt::format_to(std::back_inserter(out), "{}:{}", v.size(), v);
+  };
   auto number = [&field](const auto& v) { field(fmt::format("{}", v)); };
   auto optional = [&field](const auto& v) { field(v ? fmt::format("{}", *v) : std::string("-")); };
   field(EventTypeName(e.type));

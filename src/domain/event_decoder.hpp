@@ -32,6 +32,7 @@ inline constexpr std::string_view kInvalidTimestamp = "invalid_timestamp";
 inline constexpr std::string_view kTimestampInFuture = "timestamp_in_future";
 inline constexpr std::string_view kTimestampTooOld = "timestamp_too_old";
 inline constexpr std::string_view kEventTooLarge = "event_too_large";
+inline constexpr std::string_view kDuplicateKey = "duplicate_key";
 }  // namespace reason
 
 struct DecodeLimits {
@@ -63,8 +64,7 @@ enum class BodyFormat { kAuto, kJson, kNdjson };
 /// Fails as a whole only when the body holds no events, is not JSON/NDJSON at all, or holds
 /// more than `limits.max_batch_events` events (kPayloadTooLarge).
 base::Result<std::vector<DecodeResult>> DecodeBody(std::string_view body, BodyFormat format,
-                                                   const DecodeLimits& limits,
-                                                   base::TimePoint now);
+                                                   const DecodeLimits& limits, base::TimePoint now);
 
 /// The stable text from which an event's id is derived when the producer sent none: every
 /// stored field in a fixed order. Equal for redelivered copies, different for distinct events.

@@ -1,5 +1,6 @@
 #include "domain/event_decoder.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -113,8 +114,8 @@ DecodeResult DecodeWith(EventType type, const std::function<void(json::object&)>
 }
 
 std::vector<std::string> StringFields(const Event& e) {
-  return {e.event_id,        e.user_id,  e.plan,     e.from_plan, e.to_plan,
-          e.conversation_id, e.session_id, e.provider, e.model,     e.currency,
+  return {e.event_id,        e.user_id,          e.plan,     e.from_plan, e.to_plan,
+          e.conversation_id, e.session_id,       e.provider, e.model,     e.currency,
           e.reason,          e.subscription_ref, e.ip_prefix};
 }
 
@@ -303,7 +304,8 @@ TEST(DecodeEvent, SubscriptionFields) {
 TEST(DecodeEvent, SubscriptionIdIsOptionalAndKeptRawForThePseudonymizer) {
   for (const auto type :
        {EventType::kBillingSubscriptionCreated, EventType::kBillingSubscriptionCancelled}) {
-    const auto with = DecodeWith(type, [](json::object& d) { d["stripeSubscriptionId"] = "sub_9"; });
+    const auto with =
+        DecodeWith(type, [](json::object& d) { d["stripeSubscriptionId"] = "sub_9"; });
     ASSERT_TRUE(with) << with.error().message;
     EXPECT_EQ(with->event.subscription_ref, "sub_9");
     const auto without = DecodeWith(type, [](json::object& d) { d.erase("stripeSubscriptionId"); });
@@ -354,9 +356,9 @@ TEST(DecodeEvent, EveryDocumentedExampleDecodes) {
   }
   ASSERT_EQ(events.size(), 13u);
   for (const auto type : AllEventTypes()) {
-    EXPECT_TRUE(std::any_of(events.begin(), events.end(),
-                            [&](const Event& e) { return e.type == type; }))
-        << EventTypeName(type);
+    EXPECT_TRUE(std::any_of(events.begin(), events.end(), [&](const Event& e) {
+      return e.type == type;
+    })) << EventTypeName(type);
   }
   const auto by_id = [&](std::string_view suffix) -> const Event& {
     for (const auto& e : events) {
@@ -367,8 +369,8 @@ TEST(DecodeEvent, EveryDocumentedExampleDecodes) {
   };
   EXPECT_EQ(by_id("1b02").ip_prefix, "203.0.113.0/24");
   EXPECT_EQ(by_id("1b02").timestamp, base::TimePoint(milliseconds(1738324860000)));
-  EXPECT_EQ(by_id("1b03").timestamp, base::TimePoint(sys_days{2025y / January / 31}) +
-                                         hours(13) + minutes(30) + milliseconds(250));
+  EXPECT_EQ(by_id("1b03").timestamp, base::TimePoint(sys_days{2025y / January / 31}) + hours(13) +
+                                         minutes(30) + milliseconds(250));
   EXPECT_EQ(by_id("1b06").cost_usd, CostUsd{461'000});
   EXPECT_EQ(by_id("1b06").tokens, 1536u);
   EXPECT_EQ(by_id("1b13").tokens, 1536u);
@@ -408,7 +410,10 @@ TEST_P(DecodeRequiredField, NullIsMissing) {
 
 TEST_P(DecodeRequiredField, WrongJsonTypeIsInvalid) {
   const auto& p = GetParam();
-  ExpectRejected(DecodeWith(p.type, [&](json::object& d) { d[p.field] = json::array{1, 2}; }),
+  ExpectRejected(DecodeWith(p.type,
+                            [&](json::object& d) {
+                              d[p.field] = json::array{1, 2};
+                            }),
                  reason::kInvalidField, "data." + p.field);
 }
 
@@ -544,25 +549,25 @@ TEST(DecodeEvent, TokensAsIntegralDoubleAreAccepted) {
 TEST(DecodeEvent, BadTokenValuesAreInvalid) {
   for (const char* field : {"tokens", "inputTokens", "outputTokens", "latencyMs"}) {
     for (const json::value& bad : {json::value(-1), json::value(1.5), json::value("10"),
-                                  json::value(true), json::value(1e300)}) {
-      ExpectRejected(DecodeWith(EventType::kChatMessageSent,
-                                [&](json::object& d) { d[field] = bad; }),
-                     reason::kInvalidField, std::string("data.") + field);
+                                   json::value(true), json::value(1e300)}) {
+      ExpectRejected(
+          DecodeWith(EventType::kChatMessageSent, [&](json::object& d) { d[field] = bad; }),
+          reason::kInvalidField, std::string("data.") + field);
     }
   }
 }
 
 TEST(DecodeEvent, TokensAboveTheLimitAreInvalid) {
-  ExpectRejected(DecodeWith(EventType::kChatMessageSent,
-                            [](json::object& d) { d["tokens"] = 100'000'001; }),
-                 reason::kInvalidField, "data.tokens");
-  const auto at_limit = DecodeWith(EventType::kChatMessageSent,
-                                   [](json::object& d) { d["tokens"] = 100'000'000; });
+  ExpectRejected(
+      DecodeWith(EventType::kChatMessageSent, [](json::object& d) { d["tokens"] = 100'000'001; }),
+      reason::kInvalidField, "data.tokens");
+  const auto at_limit =
+      DecodeWith(EventType::kChatMessageSent, [](json::object& d) { d["tokens"] = 100'000'000; });
   ASSERT_TRUE(at_limit);
   EXPECT_EQ(at_limit->event.tokens, 100'000'000u);
-  ExpectRejected(DecodeWith(EventType::kChatMessageSent,
-                            [](json::object& d) { d["latencyMs"] = 86'400'001; }),
-                 reason::kInvalidField, "data.latencyMs");
+  ExpectRejected(
+      DecodeWith(EventType::kChatMessageSent, [](json::object& d) { d["latencyMs"] = 86'400'001; }),
+      reason::kInvalidField, "data.latencyMs");
 }
 
 TEST(DecodeEvent, HugeUnsignedTokensAreInvalid) {
@@ -577,11 +582,16 @@ TEST(DecodeEvent, AmountAsNumberOrString) {
     json::value amount;
     std::int64_t units;
   } cases[] = {
-      {json::value(19.99), 199'900},   {json::value("19.99"), 199'900},
-      {json::value(20), 200'000},      {json::value("20"), 200'000},
-      {json::value("0.5"), 5'000},     {json::value(0.1), 1'000},
-      {json::value("19.9999"), 199'999}, {json::value("19.99000000"), 199'900},
-      {json::value(0), 0},             {json::value("1234567.8901"), 12'345'678'901},
+      {json::value(19.99), 199'900},
+      {json::value("19.99"), 199'900},
+      {json::value(20), 200'000},
+      {json::value("20"), 200'000},
+      {json::value("0.5"), 5'000},
+      {json::value(0.1), 1'000},
+      {json::value("19.9999"), 199'999},
+      {json::value("19.99000000"), 199'900},
+      {json::value(0), 0},
+      {json::value("1234567.8901"), 12'345'678'901},
   };
   for (const auto& c : cases) {
     const auto r = DecodeWith(EventType::kBillingPaymentSuccess,
@@ -595,8 +605,8 @@ TEST(DecodeEvent, DocumentedDecimalStrings) {
   const struct {
     const char* text;
     std::int64_t units;
-  } cases[] = {{"19.99", 199'900}, {"5", 50'000}, {"5.", 50'000}, {".5", 5'000},
-               {"19.9900000", 199'900}};
+  } cases[] = {
+      {"19.99", 199'900}, {"5", 50'000}, {"5.", 50'000}, {".5", 5'000}, {"19.9900000", 199'900}};
   for (const auto& c : cases) {
     const auto r = DecodeWith(EventType::kBillingPaymentSuccess,
                               [&](json::object& d) { d["amount"] = c.text; });
@@ -614,6 +624,141 @@ TEST(DecodeEvent, IntegerFieldsAcceptIntegralDoubleNotations) {
     const auto r = DecodeEventBytes(text, Limits(), kNow);
     ASSERT_TRUE(r) << tokens << ": " << r.error().message;
     EXPECT_EQ(r->event.tokens, 1024u) << tokens;
+  }
+}
+
+/// `chat.message_sent` with `data` members written verbatim, `member` (`"name":value`, JSON as
+/// written) last, so that number tokens reach the decoder exactly as a producer wrote them.
+std::string MessageSentWith(std::string_view field, std::string_view raw_value) {
+  std::string members =
+      R"("userId":"u","timestamp":"2025-06-01T11:00:00Z","conversationId":"c","provider":"p",)"
+      R"("model":"m")";
+  if (field != "tokens") members += R"(,"tokens":5)";
+  return std::string(R"({"type":"chat.message_sent","data":{)") + members + ",\"" +
+         std::string(field) + "\":" + std::string(raw_value) + "}}";
+}
+
+std::string PaymentWithAmount(std::string_view raw_amount) {
+  return std::string(R"({"type":"billing.payment_success","data":{"userId":"u",)") +
+         R"("timestamp":"2025-06-01T11:00:00Z","currency":"USD","planId":"p","amount":)" +
+         std::string(raw_amount) + "}}";
+}
+
+std::string SignoutAt(std::string_view raw_timestamp) {
+  return std::string(R"({"type":"user.signout","data":{"userId":"u","timestamp":)") +
+         std::string(raw_timestamp) + "}}";
+}
+
+// docs/events.md, "Strings and numbers": an integer field takes a number whose decimal value
+// is whole, however it is written.
+TEST(DecodeEvent, IntegerFieldsAcceptEveryWholeNotation) {
+  const struct {
+    const char* text;
+    std::uint64_t value;
+  } cases[] = {{"1024", 1024},     {"1024.0", 1024},    {"1.024e3", 1024},    {"1.024E+3", 1024},
+               {"10240e-1", 1024}, {"102400E-2", 1024}, {"1024.000e0", 1024}, {"0.001024e6", 1024},
+               {"0", 0},           {"-0", 0},           {"0.0", 0},           {"-0.0", 0},
+               {"0e-400", 0},      {"0.000e999", 0},    {"1024.0 ", 1024},    {"1e7", 10'000'000}};
+  for (const char* field : {"tokens", "inputTokens", "outputTokens", "latencyMs"}) {
+    for (const auto& c : cases) {
+      const auto r = DecodeEventBytes(MessageSentWith(field, c.text), Limits(), kNow);
+      ASSERT_TRUE(r) << field << "=" << c.text << ": " << r.error().message;
+      const Event& e = r->event;
+      const std::uint64_t got = std::string_view(field) == "tokens"         ? e.tokens
+                                : std::string_view(field) == "inputTokens"  ? *e.input_tokens
+                                : std::string_view(field) == "outputTokens" ? *e.output_tokens
+                                                                            : *e.latency_ms;
+      EXPECT_EQ(got, c.value) << field << "=" << c.text;
+    }
+  }
+}
+
+// A double rounds these to a whole number (or to 0); their written value is not whole.
+TEST(DecodeEvent, IntegerFieldsRefuseNumbersThatAreNotWholeAsWritten) {
+  for (const char* field : {"tokens", "inputTokens", "outputTokens", "latencyMs"}) {
+    for (const char* text :
+         {"1e-400", "0.5e-300", "2e-324", "5e-324", "1.0000000000000000001",
+          "1023.99999999999999999", "1.5", "1.5e0", "1e-1", "10241e-1", "0.0000001e3",
+          "1.0000000000000000001e2", "-1e-400", "1e-99999999999999999999"}) {
+      const auto r = DecodeEventBytes(MessageSentWith(field, text), Limits(), kNow);
+      ExpectRejected(r, reason::kInvalidField, std::string("data.") + field);
+      if (!r) {
+        EXPECT_NE(r.error().message.find("integer"), std::string::npos) << text;
+      }
+    }
+  }
+}
+
+// The name is matched after unescaping, as the decoder reads the value.
+TEST(DecodeEvent, IntegerFieldWithAnEscapedNameIsCheckedAsWritten) {
+  ExpectRejected(DecodeEventBytes(MessageSentWith("outputT\\u006fkens", "1e-400"), Limits(), kNow),
+                 reason::kInvalidField, "data.outputTokens");
+  const auto whole =
+      DecodeEventBytes(MessageSentWith("outputT\\u006fkens", "1.5e1"), Limits(), kNow);
+  ASSERT_TRUE(whole) << whole.error().message;
+  EXPECT_EQ(whole->event.output_tokens, 15u);
+}
+
+TEST(DecodeEvent, IntegerCheckInAnArrayOrNdjsonBodyLooksAtItsOwnEvent) {
+  const std::string good = MessageSentWith("tokens", "1.0e1");
+  const std::string bad = MessageSentWith("tokens", "1e-400");
+  for (const auto& [body, format] :
+       {std::pair{"[" + good + " , " + bad + "," + good + "]", BodyFormat::kJson},
+        std::pair{good + "\n" + bad + "\r\n" + good, BodyFormat::kNdjson}}) {
+    const auto r = DecodeBody(body, format, Limits(), kNow);
+    ASSERT_TRUE(r) << r.error().message;
+    ASSERT_EQ(r->size(), 3u);
+    ASSERT_TRUE((*r)[0]);
+    EXPECT_EQ((*r)[0]->event.tokens, 10u);
+    ExpectRejected((*r)[1], reason::kInvalidField, "data.tokens");
+    ASSERT_TRUE((*r)[2]);
+    EXPECT_EQ((*r)[2]->event.tokens, 10u);
+  }
+}
+
+TEST(DecodeEventTimestamp, EpochMillisecondsAreWholeAsWritten) {
+  const std::int64_t ms = kEventTime.time_since_epoch().count();  // 1748775600000
+  const std::string digits = std::to_string(ms);
+  for (const std::string& text : std::vector<std::string>{digits + ".0", digits + ".000e0",
+                                                          "1.7487756e12", "17487756000000e-1"}) {
+    const auto r = DecodeEventBytes(SignoutAt(text), Limits(), kNow);
+    ASSERT_TRUE(r) << text << ": " << r.error().message;
+    EXPECT_EQ(r->event.timestamp, kEventTime) << text;
+  }
+  for (const std::string& text : std::vector<std::string>{
+           digits + ".0000000001", "1.74877560000000000001e12", "1e-400", "17487756000001e-1"}) {
+    ExpectRejected(DecodeEventBytes(SignoutAt(text), Limits(), kNow), reason::kInvalidTimestamp,
+                   "data.timestamp");
+  }
+}
+
+// docs/events.md: JSON numbers are rounded to 4 (amount) or 9 (costUsd) decimals, but a
+// non-zero number below the smallest double, which would be stored as 0, is refused.
+TEST(DecodeEvent, DecimalNumbersThatUnderflowAreRefused) {
+  for (const char* text : {"1e-400", "2e-324", "0.5e-330", "-1e-400", "1.0e-99999"}) {
+    ExpectRejected(DecodeEventBytes(PaymentWithAmount(text), Limits(), kNow), reason::kInvalidField,
+                   "data.amount");
+    ExpectRejected(DecodeEventBytes(MessageSentWith("costUsd", text), Limits(), kNow),
+                   reason::kInvalidField, "data.costUsd");
+  }
+}
+
+TEST(DecodeEvent, DecimalZeroesAndRoundedNumbersAreAccepted) {
+  const struct {
+    const char* text;
+    std::int64_t amount_units;
+    std::int64_t cost_units;
+  } cases[] = {{"0", 0, 0},      {"0.0", 0, 0},       {"-0", 0, 0},           {"-0.0", 0, 0},
+               {"0e-400", 0, 0}, {"0.000e5", 0, 0},   {"0.00001", 0, 10'000}, {"5e-324", 0, 0},
+               {"1.5e-9", 0, 2}, {"1e-4", 1, 100'000}};
+  for (const auto& c : cases) {
+    const auto payment = DecodeEventBytes(PaymentWithAmount(c.text), Limits(), kNow);
+    ASSERT_TRUE(payment) << c.text << ": " << payment.error().message;
+    EXPECT_EQ(payment->event.amount.units, c.amount_units) << c.text;
+    const auto message = DecodeEventBytes(MessageSentWith("costUsd", c.text), Limits(), kNow);
+    ASSERT_TRUE(message) << c.text << ": " << message.error().message;
+    ASSERT_TRUE(message->event.cost_usd) << c.text;
+    EXPECT_EQ(message->event.cost_usd->units, c.cost_units) << c.text;
   }
 }
 
@@ -637,9 +782,9 @@ TEST(DecodeEvent, BadAmountsAreInvalid) {
         json::value("abc"), json::value(""), json::value("."), json::value("1,5"),
         json::value("1.2.3"), json::value(" 1"), json::value("1e3"), json::value(true),
         json::value(json::object{}), json::value(2e12), json::value("2000000000000")}) {
-    ExpectRejected(DecodeWith(EventType::kBillingPaymentSuccess,
-                              [&](json::object& d) { d["amount"] = bad; }),
-                   reason::kInvalidField, "data.amount");
+    ExpectRejected(
+        DecodeWith(EventType::kBillingPaymentSuccess, [&](json::object& d) { d["amount"] = bad; }),
+        reason::kInvalidField, "data.amount");
   }
 }
 
@@ -682,8 +827,8 @@ TEST(DecodeEvent, CostUsdHasNineDecimals) {
       {json::value(0), 0},
   };
   for (const auto& c : cases) {
-    const auto r = DecodeWith(EventType::kChatMessageSent,
-                              [&](json::object& d) { d["costUsd"] = c.cost; });
+    const auto r =
+        DecodeWith(EventType::kChatMessageSent, [&](json::object& d) { d["costUsd"] = c.cost; });
     ASSERT_TRUE(r) << json::serialize(c.cost) << ": " << r.error().message;
     ASSERT_TRUE(r->event.cost_usd);
     EXPECT_EQ(*r->event.cost_usd, CostUsd{c.units}) << json::serialize(c.cost);
@@ -691,9 +836,9 @@ TEST(DecodeEvent, CostUsdHasNineDecimals) {
   ExpectRejected(DecodeWith(EventType::kChatMessageSent,
                             [](json::object& d) { d["costUsd"] = "0.0000000001"; }),
                  reason::kInvalidField, "data.costUsd");
-  ExpectRejected(DecodeWith(EventType::kChatMessageSent,
-                            [](json::object& d) { d["costUsd"] = -0.5; }),
-                 reason::kInvalidField, "data.costUsd");
+  ExpectRejected(
+      DecodeWith(EventType::kChatMessageSent, [](json::object& d) { d["costUsd"] = -0.5; }),
+      reason::kInvalidField, "data.costUsd");
 }
 
 TEST(DecodeEvent, CurrencyIsUpperCased) {
@@ -706,16 +851,16 @@ TEST(DecodeEvent, CurrencyIsUpperCased) {
 }
 
 TEST(DecodeEvent, BadCurrenciesAreInvalid) {
-  for (const json::value& bad : {json::value("US"), json::value("USDX"), json::value("U$D"),
-                                json::value("U1D"), json::value("123456789"), json::value(""),
-                                json::value(840)}) {
+  for (const json::value& bad :
+       {json::value("US"), json::value("USDX"), json::value("U$D"), json::value("U1D"),
+        json::value("123456789"), json::value(""), json::value(840)}) {
     ExpectRejected(DecodeWith(EventType::kBillingPaymentSuccess,
                               [&](json::object& d) { d["currency"] = bad; }),
                    reason::kInvalidField, "data.currency");
   }
-  ExpectRejected(DecodeWith(EventType::kBillingPaymentFailed,
-                            [](json::object& d) { d["currency"] = "eu"; }),
-                 reason::kInvalidField, "data.currency");
+  ExpectRejected(
+      DecodeWith(EventType::kBillingPaymentFailed, [](json::object& d) { d["currency"] = "eu"; }),
+      reason::kInvalidField, "data.currency");
 }
 
 // --- privacy ------------------------------------------------------------------------------
@@ -750,8 +895,7 @@ TEST(DecodeEvent, SigninIpIsTruncated) {
       {"", ""},
   };
   for (const auto& c : cases) {
-    const auto r =
-        DecodeWith(EventType::kUserSignin, [&](json::object& d) { d["ip"] = c.ip; });
+    const auto r = DecodeWith(EventType::kUserSignin, [&](json::object& d) { d["ip"] = c.ip; });
     ASSERT_TRUE(r) << c.ip << ": " << r.error().message;
     EXPECT_EQ(r->event.ip_prefix, c.prefix) << c.ip;
   }
@@ -865,10 +1009,10 @@ TEST(DecodeEvent, FirstProblemInTheDocumentedOrderIsReported) {
 }
 
 TEST(DecodeEvent, UnknownFieldsAreIgnored) {
-  const auto r = DecodeEventBytes(
-      R"({"type":"user.signout","extra":{"deep":[1,2,3]},"data":{"userId":"u",)"
-      R"("timestamp":"2025-06-01T11:00:00Z","color":"blue","n":-7.5}})",
-      Limits(), kNow);
+  const auto r =
+      DecodeEventBytes(R"({"type":"user.signout","extra":{"deep":[1,2,3]},"data":{"userId":"u",)"
+                       R"("timestamp":"2025-06-01T11:00:00Z","color":"blue","n":-7.5}})",
+                       Limits(), kNow);
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(r->event.user_id, "u");
 }
@@ -878,11 +1022,12 @@ TEST(DecodeEvent, UnknownFieldsAreIgnored) {
 // A number beyond 64-bit range anywhere in an event makes that event unreadable as a whole
 // (documented in docs/events.md); it is rejected with a clear reason, and only that event.
 TEST(DecodeEvent, HugeNumberAnywhereRejectsOnlyThatEventAsInvalidJson) {
-  ExpectRejected(DecodeEventBytes(
-                     R"({"type":"user.signout","data":{"userId":"u","timestamp":"2025-06-01T11:00:00Z",)"
-                     R"("extra":100000000000000000000}})",
-                     Limits(), kNow),
-                 reason::kInvalidJson, "");
+  ExpectRejected(
+      DecodeEventBytes(
+          R"({"type":"user.signout","data":{"userId":"u","timestamp":"2025-06-01T11:00:00Z",)"
+          R"("extra":100000000000000000000}})",
+          Limits(), kNow),
+      reason::kInvalidJson, "");
   ExpectRejected(DecodeEventBytes(R"({"type":"billing.payment_success","data":{"userId":"u",)"
                                   R"("timestamp":"2025-06-01T11:00:00Z","amount":)"
                                   R"(100000000000000000000,"currency":"USD","planId":"p"}})",
@@ -902,6 +1047,155 @@ TEST(DecodeEvent, WrongEnvelopeTypes) {
   auto data_string = ValidEvent(EventType::kUserSignout);
   data_string["data"] = "{}";
   ExpectRejected(Decode(data_string), reason::kInvalidField, "data");
+}
+
+// --- duplicate member names ---------------------------------------------------------------
+
+TEST(DecodeEvent, RepeatedTopLevelNameIsRejected) {
+  const struct {
+    const char* text;
+    const char* field;
+  } cases[] = {
+      {R"({"type":"user.signout","type":"user.signup","data":{"userId":"u",)"
+       R"("timestamp":"2025-06-01T11:00:00Z"}})",
+       "type"},
+      {R"({"id":"a","type":"user.signout","id":"a","data":{"userId":"u",)"
+       R"("timestamp":"2025-06-01T11:00:00Z"}})",
+       "id"},
+      {R"({"type":"user.signout","data":{"userId":"u","timestamp":"2025-06-01T11:00:00Z"},)"
+       R"("data":{"userId":"v","timestamp":"2025-06-01T11:00:00Z"}})",
+       "data"},
+      {R"({"x":1,"type":"user.signout","x":1,"data":{"userId":"u",)"
+       R"("timestamp":"2025-06-01T11:00:00Z"}})",
+       "x"},
+      {R"({"id":null,"type":"user.signout","data":{"userId":"u",)"
+       R"("timestamp":"2025-06-01T11:00:00Z"},"id":"b"})",
+       "id"},
+  };
+  for (const auto& c : cases) {
+    const auto r = DecodeEventBytes(c.text, Limits(), kNow);
+    ExpectRejected(r, reason::kDuplicateKey, c.field);
+    if (!r) {
+      EXPECT_NE(r.error().message.find(c.field), std::string::npos) << r.error().message;
+    }
+  }
+}
+
+TEST(DecodeEvent, RepeatedDataNameIsRejectedWithItsPath) {
+  const struct {
+    const char* text;
+    const char* field;
+  } cases[] = {
+      {R"({"type":"user.signout","data":{"userId":"u","userId":"v",)"
+       R"("timestamp":"2025-06-01T11:00:00Z"}})",
+       "data.userId"},
+      {R"({"type":"user.signout","data":{"userId":"u","timestamp":"2025-06-01T11:00:00Z",)"
+       R"("userId":"u"}})",
+       "data.userId"},
+      {R"({"type":"user.signout","data":{"userId":"u","timestamp":"2025-06-01T11:00:00Z",)"
+       R"("timestamp":1748775600000}})",
+       "data.timestamp"},
+      {R"({"type":"user.signout","data":{"userId":"u","color":"red",)"
+       R"("timestamp":"2025-06-01T11:00:00Z","color":"red"}})",
+       "data.color"},
+      {R"({"type":"user.signout","data":{"userId":"u","sessionId":null,)"
+       R"("timestamp":"2025-06-01T11:00:00Z","sessionId":"s"}})",
+       "data.sessionId"},
+      // Names are compared as JSON strings, after unescaping.
+      {R"({"type":"user.signout","data":{"userId":"u","user\u0049d":"v",)"
+       R"("timestamp":"2025-06-01T11:00:00Z"}})",
+       "data.userId"},
+  };
+  for (const auto& c : cases) {
+    ExpectRejected(DecodeEventBytes(c.text, Limits(), kNow), reason::kDuplicateKey, c.field);
+  }
+}
+
+// docs/events.md, section 5: duplicates at the top level come right after "object", those in
+// `data` right after `data`.
+TEST(DecodeEvent, RepeatedNamesComeFirstInTheDocumentedOrder) {
+  ExpectRejected(DecodeEventBytes(R"({"id":"","type":"nope","type":"nope"})", Limits(), kNow),
+                 reason::kDuplicateKey, "type");
+  ExpectRejected(DecodeEventBytes(R"({"type":"user.signup","data":{"a":1,"a":2}})", Limits(), kNow),
+                 reason::kDuplicateKey, "data.a");
+  ExpectRejected(DecodeEventBytes(R"({"type":"nope","data":{"a":1,"a":2}})", Limits(), kNow),
+                 reason::kUnknownType, "type");
+}
+
+// Only the objects the decoder reads are checked: an unknown field may hold anything JSON.
+TEST(DecodeEvent, RepeatedNamesDeeperThanDataAreIgnored) {
+  const auto r = DecodeEventBytes(
+      R"({"type":"user.signout","extra":{"a":1,"a":2},"data":{"userId":"u",)"
+      R"("timestamp":"2025-06-01T11:00:00Z","more":[{"b":1,"b":1}],"nested":{"c":1,"c":2}}})",
+      Limits(), kNow);
+  ASSERT_TRUE(r) << r.error().message;
+}
+
+TEST(DecodeEvent, SimilarNamesAreNotDuplicates) {
+  const auto r = DecodeEventBytes(
+      R"({"type":"user.signout","Type":"x","type ":"y","data":{"userId":"u",)"
+      R"("userid":"v","UserId":"w","timestamp":"2025-06-01T11:00:00Z","":1,"\u0000":2}})",
+      Limits(), kNow);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->event.user_id, "u");
+}
+
+std::string SignoutWithExtraMembers(const std::vector<std::string>& names) {
+  std::string data = R"("userId":"u","timestamp":"2025-06-01T11:00:00Z")";
+  for (const auto& name : names) data += ",\"" + name + "\":0";
+  return R"({"type":"user.signout","data":{)" + data + "}}";
+}
+
+// Objects with many names take another path than the handful of a real event.
+TEST(DecodeEvent, RepeatedNameAmongManyIsFoundAndTheFirstRepeatIsNamed) {
+  std::vector<std::string> names;
+  for (int i = 0; i < 200; ++i) names.push_back(fmt::format("k{}", i));
+  ASSERT_TRUE(DecodeEventBytes(SignoutWithExtraMembers(names), Limits(), kNow));
+
+  auto repeated = names;
+  repeated.insert(repeated.begin() + 150, "k120");  // the first repeat in document order
+  repeated.push_back("k3");
+  repeated.push_back("userId");
+  ExpectRejected(DecodeEventBytes(SignoutWithExtraMembers(repeated), Limits(), kNow),
+                 reason::kDuplicateKey, "data.k120");
+
+  // At the boundary between the two paths.
+  for (std::size_t count : {13u, 14u, 15u, 16u, 17u}) {
+    std::vector<std::string> some(names.begin(), names.begin() + static_cast<long>(count));
+    ASSERT_TRUE(DecodeEventBytes(SignoutWithExtraMembers(some), Limits(), kNow)) << count;
+    some.push_back("k0");
+    ExpectRejected(DecodeEventBytes(SignoutWithExtraMembers(some), Limits(), kNow),
+                   reason::kDuplicateKey, "data.k0");
+  }
+}
+
+TEST(DecodeEvent, LongRepeatedNameIsCutInTheRejection) {
+  const std::string name = std::string(63, 'n') + "\xC3\xA9" + std::string(100, 'm');
+  const auto r = DecodeEventBytes(SignoutWithExtraMembers({name, name}), Limits(), kNow);
+  ExpectRejected(r, reason::kDuplicateKey, "data." + std::string(63, 'n'));
+  EXPECT_LT(r.error().message.size(), 200u);
+}
+
+TEST(DecodeBody, RepeatedNameRejectsOnlyItsEvent) {
+  const std::string bad = R"({"type":"user.signout","data":{"userId":"u","userId":"v","timestamp":)"
+                          R"("2025-06-01T11:00:00Z"}})";
+  const std::string good = R"({"type":"user.signout","data":{"userId":"u","timestamp":)"
+                           R"("2025-06-01T11:00:00Z"}})";
+  for (const auto& [body, format] :
+       {std::pair{"[" + good + "," + bad + "," + good + "]", BodyFormat::kAuto},
+        std::pair{good + "\n" + bad + "\n" + good + "\n", BodyFormat::kNdjson},
+        std::pair{good + "\n" + bad + "\n" + good + "\n", BodyFormat::kAuto}}) {
+    const auto r = DecodeBody(body, format, Limits(), kNow);
+    ASSERT_TRUE(r) << r.error().message;
+    ASSERT_EQ(r->size(), 3u);
+    EXPECT_TRUE((*r)[0]);
+    ExpectRejected((*r)[1], reason::kDuplicateKey, "data.userId");
+    EXPECT_TRUE((*r)[2]);
+  }
+  const auto single = DecodeBody(bad, BodyFormat::kJson, Limits(), kNow);
+  ASSERT_TRUE(single) << single.error().message;
+  ASSERT_EQ(single->size(), 1u);
+  ExpectRejected((*single)[0], reason::kDuplicateKey, "data.userId");
 }
 
 // --- timestamps ---------------------------------------------------------------------------
@@ -927,8 +1221,7 @@ TEST(DecodeEventTimestamp, DocumentedIsoVariants) {
     ASSERT_TRUE(r) << text << ": " << r.error().message;
     EXPECT_EQ(r->event.timestamp, kEventTime) << text;
   }
-  ExpectRejected(DecodeWithTimestamp("1748775600000"), reason::kInvalidTimestamp,
-                 "data.timestamp");
+  ExpectRejected(DecodeWithTimestamp("1748775600000"), reason::kInvalidTimestamp, "data.timestamp");
 }
 
 TEST(DecodeEventTimestamp, EpochMilliseconds) {
@@ -962,8 +1255,7 @@ TEST(DecodeEventTimestamp, NullIsMissing) {
 TEST(DecodeEventTimestamp, FutureBeyondTheSkewIsRejected) {
   const auto limits = Limits();
   const auto too_far = kNow + limits.max_future_skew + milliseconds(1);
-  ExpectRejected(DecodeWithTimestamp(Iso(too_far)), reason::kTimestampInFuture,
-                 "data.timestamp");
+  ExpectRejected(DecodeWithTimestamp(Iso(too_far)), reason::kTimestampInFuture, "data.timestamp");
   ExpectRejected(DecodeWithTimestamp(too_far.time_since_epoch().count()),
                  reason::kTimestampInFuture, "data.timestamp");
   const auto at_edge = DecodeWithTimestamp(Iso(kNow + limits.max_future_skew));
@@ -973,8 +1265,8 @@ TEST(DecodeEventTimestamp, FutureBeyondTheSkewIsRejected) {
 TEST(DecodeEventTimestamp, SkewIsConfigurable) {
   auto limits = Limits();
   limits.max_future_skew = minutes(5);
-  ExpectRejected(DecodeWithTimestamp(Iso(kNow + minutes(6)), limits),
-                 reason::kTimestampInFuture, "data.timestamp");
+  ExpectRejected(DecodeWithTimestamp(Iso(kNow + minutes(6)), limits), reason::kTimestampInFuture,
+                 "data.timestamp");
   EXPECT_TRUE(DecodeWithTimestamp(Iso(kNow + minutes(4)), limits));
 }
 
@@ -1022,8 +1314,7 @@ TEST(DecodeEvent, EventTooLargeAsBytes) {
   big["data"].as_object()["title"] = std::string(600, 't');
   ExpectRejected(Decode(big, limits), reason::kEventTooLarge, "");
   // Size is checked before parsing: even bytes that are not JSON are "too large".
-  ExpectRejected(DecodeEventBytes(std::string(600, '{'), limits, kNow), reason::kEventTooLarge,
-                 "");
+  ExpectRejected(DecodeEventBytes(std::string(600, '{'), limits, kNow), reason::kEventTooLarge, "");
 }
 
 // --- bodies -------------------------------------------------------------------------------
@@ -1233,9 +1524,9 @@ TEST(DecodeBody, TooManyEventsIsPayloadTooLarge) {
 TEST(DecodeBody, TooManyEventsMessageNamesTheLimit) {
   auto limits = Limits();
   limits.max_batch_events = 1;
-  const auto r = DecodeBody("[" + Line(EventType::kUserSignout, "a") + "," +
-                                Line(EventType::kUserSignout, "b") + "]",
-                            BodyFormat::kJson, limits, kNow);
+  const auto r = DecodeBody(
+      "[" + Line(EventType::kUserSignout, "a") + "," + Line(EventType::kUserSignout, "b") + "]",
+      BodyFormat::kJson, limits, kNow);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().message, "a batch holds at most 1 events");
 }
@@ -1259,7 +1550,8 @@ TEST(DecodeBody, UsesTheGivenNow) {
   ASSERT_TRUE(r);
   EXPECT_TRUE((*r)[0]);
   const auto earlier = kNow - hours(48);
-  const auto future = DecodeBody(Line(EventType::kUserSignout), BodyFormat::kAuto, Limits(), earlier);
+  const auto future =
+      DecodeBody(Line(EventType::kUserSignout), BodyFormat::kAuto, Limits(), earlier);
   ASSERT_TRUE(future);
   ASSERT_FALSE((*future)[0]);
   EXPECT_EQ((*future)[0].error().code, reason::kTimestampInFuture);
@@ -1403,8 +1695,8 @@ TEST(TruncateIp, EqualPrefixesForAddressesOfOneNetwork) {
 
 TEST(TruncateIp, GarbageIsEmpty) {
   for (const char* bad :
-       {"", "not-an-ip", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.4:80", " 1.2.3.4",
-        "1.2.3.4 ", "[::1]", "2001:db8::g", "::1::2", "example.com"}) {
+       {"", "not-an-ip", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.4:80", " 1.2.3.4", "1.2.3.4 ",
+        "[::1]", "2001:db8::g", "::1::2", "example.com"}) {
     EXPECT_EQ(TruncateIp(bad), "") << bad;
   }
   EXPECT_EQ(TruncateIp(std::string(65, '1')), "");
