@@ -19,6 +19,7 @@ bench: build
 	build/release/bench/ingest_bench --events 10000000
 	build/release/bench/amqp_bench --events 1000000
 	build/release/bench/query_bench --events 10000000
+	build/release/bench/security_bench --events 1000000
 	build/release/bench/event_decoder_benchmark
 	build/release/bench/hmac_pseudonymizer_benchmark
 format:

@@ -164,8 +164,9 @@ int main(int argc, char** argv) {
   }
   const double cpu_before = ChildCpuSeconds();
   t = Clock::now();
-  auto stats = loadgen::SendBatches("127.0.0.1", service.port(), bodies, connections,
-                                    [&](std::uint64_t done) { Progress("HTTP ingest", done, bodies.size()); });
+  auto stats = loadgen::SendBatches(
+      "127.0.0.1", service.port(), bodies, connections,
+      [&](std::uint64_t done) { Progress("HTTP ingest", done, bodies.size()); }, service.Credentials());
   const double http_seconds = Seconds(t);
   const int exit_code = service.Stop();
   const double service_cpu = ChildCpuSeconds() - cpu_before;

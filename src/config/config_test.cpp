@@ -107,8 +107,8 @@ TEST(ConfigLoad, EnvironmentOverridesDefaults) {
 }
 
 TEST(ConfigLoad, OverrideBeatsEnvironment) {
-  const auto c = Load({{"PORT", "8080"}, {"LOG_LEVEL", "warn"}},
-                      {{"PORT", "9090"}, {"LOG_LEVEL", "error"}});
+  const auto c =
+      Load({{"PORT", "8080"}, {"LOG_LEVEL", "warn"}}, {{"PORT", "9090"}, {"LOG_LEVEL", "error"}});
   ASSERT_TRUE(c) << c.error().message;
   EXPECT_EQ(c->port, 9090);
   EXPECT_EQ(c->log_level, "error");
@@ -176,8 +176,7 @@ INSTANTIATE_TEST_SUITE_P(
     testing::Values(RangeCase{"PORT", "0", true}, RangeCase{"PORT", "65535", true},
                     RangeCase{"PORT", "65536", false}, RangeCase{"PORT", "70000", false},
                     RangeCase{"HTTP_THREADS", "1", true}, RangeCase{"HTTP_THREADS", "0", false},
-                    RangeCase{"HTTP_THREADS", "256", true},
-                    RangeCase{"HTTP_THREADS", "257", false},
+                    RangeCase{"HTTP_THREADS", "256", true}, RangeCase{"HTTP_THREADS", "257", false},
                     RangeCase{"INGEST_MAX_BODY_BYTES", "1023", false},
                     RangeCase{"INGEST_MAX_BODY_BYTES", "1024", true},
                     RangeCase{"INGEST_MAX_BODY_BYTES", "1073741825", false},
@@ -236,21 +235,138 @@ TEST(ConfigLoad, ProductionWithEmptyKeyFails) {
   EXPECT_EQ(c.error().field, "PSEUDONYMIZATION_KEY");
 }
 
-TEST(ConfigLoad, ProductionWithKeyLoads) {
+TEST(ConfigLoad, ProductionWithKeysLoads) {
   const std::string key = "0123456789abcdef-production";
-  const auto c = LoadEnv({{"ANALYTICS_ENV", "production"}, {"PSEUDONYMIZATION_KEY", key}});
+  const auto c = LoadEnv({{"ANALYTICS_ENV", "production"},
+                          {"PSEUDONYMIZATION_KEY", key},
+                          {"JWKS_FILE", "/etc/analytics/jwks.json"}});
   ASSERT_TRUE(c) << c.error().message;
   EXPECT_EQ(c->environment, "production");
   EXPECT_EQ(c->pseudonymization_key, key);
   EXPECT_FALSE(c->pseudonymization_key_is_default);
+  EXPECT_TRUE(c->HasJwtKeys());
+}
+
+TEST(ConfigLoad, ProductionWithoutJwtKeyMaterialFails) {
+  const auto c = LoadEnv(
+      {{"ANALYTICS_ENV", "production"}, {"PSEUDONYMIZATION_KEY", "0123456789abcdef-production"}});
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().field, "JWT_SECRET");
+  EXPECT_NE(c.error().message.find("JWKS_FILE"), std::string::npos);
+  for (const auto& [k, v] :
+       std::map<std::string, std::string>{{"JWT_SECRET", "a-secret-of-at-least-thirty-two-bytes!"},
+                                          {"JWT_PUBLIC_KEY_FILE", "/etc/analytics/auth.pem"}}) {
+    EXPECT_TRUE(LoadEnv({{"ANALYTICS_ENV", "production"},
+                         {"PSEUDONYMIZATION_KEY", "0123456789abcdef-production"},
+                         {k, v}}))
+        << k;
+  }
+}
+
+TEST(ConfigLoad, SecurityDefaults) {
+  const auto c = Load({}, {});
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->auth, AuthMode::kRequired);
+  EXPECT_EQ(c->jwt_algorithms, std::vector<std::string>{"HS256"});
+  EXPECT_FALSE(c->HasJwtKeys());
+  EXPECT_EQ(c->jwt_leeway, seconds(60));
+  EXPECT_EQ(c->jwt_role_claim, "role");
+  EXPECT_EQ(c->jwt_admin_role, "admin");
+  EXPECT_EQ(c->metrics_access, MetricsAccess::kLoopback);
+  EXPECT_EQ(c->rate_limit_analytics, 100u);
+  EXPECT_EQ(c->rate_limit_ingest, 100u);
+  EXPECT_EQ(c->rate_limit_admin, 100u);
+  EXPECT_TRUE(c->cors_origins.empty());
+  EXPECT_EQ(c->http_max_header_bytes, 16384u);
+  EXPECT_EQ(c->http_max_uri_bytes, 8192u);
+  EXPECT_EQ(c->http_request_timeout, seconds(30));
+  EXPECT_EQ(c->query_max_execution, seconds(10));
+}
+
+TEST(ConfigLoad, AuthOffOnlyInDevelopmentOnLoopback) {
+  EXPECT_TRUE(LoadEnv({{"AUTH", "off"}, {"HOST", "127.0.0.1"}}));
+  EXPECT_TRUE(LoadEnv({{"AUTH", "off"}, {"HOST", "::1"}}));
+  const auto any = LoadEnv({{"AUTH", "off"}});
+  ASSERT_FALSE(any) << "0.0.0.0 is not loopback";
+  EXPECT_EQ(any.error().field, "AUTH");
+  const auto production = LoadEnv({{"AUTH", "off"},
+                                   {"HOST", "127.0.0.1"},
+                                   {"ANALYTICS_ENV", "production"},
+                                   {"PSEUDONYMIZATION_KEY", "0123456789abcdef-production"},
+                                   {"JWT_SECRET", "a-secret-of-at-least-thirty-two-bytes!"}});
+  ASSERT_FALSE(production);
+  EXPECT_EQ(production.error().field, "AUTH");
+  EXPECT_FALSE(LoadEnv({{"AUTH", "maybe"}}));
+}
+
+TEST(ConfigLoad, JwtAlgorithmsArePinnedFromAKnownList) {
+  const auto c = LoadEnv({{"JWT_ALGORITHMS", "RS256, ES256"}});
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->jwt_algorithms, (std::vector<std::string>{"RS256", "ES256"}));
+  for (const std::string bad : {"none", "hs256", "HS512", "", " , "}) {
+    const auto r = LoadEnv({{"JWT_ALGORITHMS", bad}});
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().field, "JWT_ALGORITHMS");
+  }
+  EXPECT_FALSE(LoadEnv({{"JWT_LEEWAY_SECONDS", "301"}}));
+}
+
+TEST(ConfigLoad, ApiKeysAreIdsWithSha256Digests) {
+  const std::string digest(64, 'a');
+  const auto c = LoadEnv(
+      {{"INGEST_API_KEYS", "billing:" + digest + ", chat-service:" + std::string(64, 'F')}});
+  ASSERT_TRUE(c) << c.error().message;
+  ASSERT_EQ(c->ingest_api_keys.size(), 2u);
+  EXPECT_EQ(c->ingest_api_keys[0].id, "billing");
+  EXPECT_EQ(c->ingest_api_keys[1].id, "chat-service");
+  for (const std::string bad :
+       {std::string("billing"), std::string("billing:abc"), ":" + digest, "bad id:" + digest,
+        "a:" + digest + ",a:" + digest, "a:" + std::string(64, 'g')}) {
+    const auto r = LoadEnv({{"INGEST_API_KEYS", bad}});
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().field, "INGEST_API_KEYS");
+    EXPECT_EQ(r.error().message.find(digest), std::string::npos) << "the message echoes no digest";
+  }
+}
+
+TEST(ConfigLoad, RateLimitOverridesNameAClassAndAPrincipal) {
+  const auto c = LoadEnv(
+      {{"RATE_LIMIT_OVERRIDES", "analytics/dashboard=1000, */loadtest=0,ingest/ip:10.0.0.5=7"}});
+  ASSERT_TRUE(c) << c.error().message;
+  ASSERT_EQ(c->rate_limit_overrides.size(), 3u);
+  EXPECT_EQ(c->rate_limit_overrides[0].access_class, "analytics");
+  EXPECT_EQ(c->rate_limit_overrides[0].principal, "dashboard");
+  EXPECT_EQ(c->rate_limit_overrides[0].per_minute, 1000u);
+  EXPECT_EQ(c->rate_limit_overrides[1].access_class, "*");
+  EXPECT_EQ(c->rate_limit_overrides[1].per_minute, 0u);
+  EXPECT_EQ(c->rate_limit_overrides[2].principal, "ip:10.0.0.5");
+  for (const std::string bad :
+       {"dashboard=5", "reads/dashboard=5", "analytics/=5", "analytics/x=-1", "analytics/x=lots"}) {
+    const auto r = LoadEnv({{"RATE_LIMIT_OVERRIDES", bad}});
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().field, "RATE_LIMIT_OVERRIDES");
+  }
+}
+
+TEST(ConfigLoad, CorsOriginsAreExact) {
+  const auto c =
+      LoadEnv({{"CORS_ALLOWED_ORIGINS", "https://admin.example.com, http://localhost:5173"}});
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->cors_origins,
+            (std::vector<std::string>{"https://admin.example.com", "http://localhost:5173"}));
+  for (const std::string bad : {"*", "https://*.example.com", "admin.example.com",
+                                "https://admin.example.com/", "https://"}) {
+    const auto r = LoadEnv({{"CORS_ALLOWED_ORIGINS", bad}});
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().field, "CORS_ALLOWED_ORIGINS");
+  }
 }
 
 TEST(ConfigLoad, ShortKeyFailsInEveryEnvironment) {
   const std::string short_key = "fifteen-bytes!!";
   ASSERT_EQ(short_key.size(), 15u);
   for (const std::string environment : {"development", "production"}) {
-    const auto c =
-        LoadEnv({{"ANALYTICS_ENV", environment}, {"PSEUDONYMIZATION_KEY", short_key}});
+    const auto c = LoadEnv({{"ANALYTICS_ENV", environment}, {"PSEUDONYMIZATION_KEY", short_key}});
     ASSERT_FALSE(c) << environment;
     EXPECT_EQ(c.error().code, base::ErrorCode::kInvalidArgument);
     EXPECT_EQ(c.error().field, "PSEUDONYMIZATION_KEY");
@@ -304,12 +420,10 @@ TEST(ConfigKeys, NamesAndFlagsAreUniqueAndWellFormed) {
     EXPECT_TRUE(envs.insert(key.env).second) << "duplicate env " << key.env;
     EXPECT_TRUE(flags.insert(key.flag).second) << "duplicate flag " << key.flag;
     for (char ch : key.env) {
-      EXPECT_TRUE((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_')
-          << key.env;
+      EXPECT_TRUE((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_') << key.env;
     }
     for (char ch : key.flag) {
-      EXPECT_TRUE((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-')
-          << key.flag;
+      EXPECT_TRUE((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-') << key.flag;
     }
   }
 }
@@ -340,12 +454,26 @@ TEST(ConfigKeys, UrlsThatCarryCredentialsAreSecret) {
 }
 
 TEST(ConfigKeys, EveryConfigFieldHasAKey) {
-  for (const std::string env :
-       {"ANALYTICS_ENV", "HOST", "PORT", "HTTP_THREADS", "STORAGE", "DATA_DIR", "CHDB_LIB_PATH",
-        "CLICKHOUSE_DB", "PSEUDONYMIZATION_KEY", "INGEST_MAX_BODY_BYTES",
-        "INGEST_MAX_BATCH_EVENTS", "INGEST_MAX_EVENT_BYTES", "INGEST_MAX_FUTURE_SECONDS",
-        "STORE_BATCH_EVENTS", "STORE_BATCH_DELAY_MS", "INGEST_MAX_PENDING_EVENTS",
-        "DEDUP_WINDOW_HOURS", "DEDUP_MAX_IDS", "LOG_LEVEL", "LOG_FORMAT"}) {
+  for (const std::string env : {"ANALYTICS_ENV",
+                                "HOST",
+                                "PORT",
+                                "HTTP_THREADS",
+                                "STORAGE",
+                                "DATA_DIR",
+                                "CHDB_LIB_PATH",
+                                "CLICKHOUSE_DB",
+                                "PSEUDONYMIZATION_KEY",
+                                "INGEST_MAX_BODY_BYTES",
+                                "INGEST_MAX_BATCH_EVENTS",
+                                "INGEST_MAX_EVENT_BYTES",
+                                "INGEST_MAX_FUTURE_SECONDS",
+                                "STORE_BATCH_EVENTS",
+                                "STORE_BATCH_DELAY_MS",
+                                "INGEST_MAX_PENDING_EVENTS",
+                                "DEDUP_WINDOW_HOURS",
+                                "DEDUP_MAX_IDS",
+                                "LOG_LEVEL",
+                                "LOG_FORMAT"}) {
     EXPECT_NE(FindKey(env), nullptr) << env;
   }
 }

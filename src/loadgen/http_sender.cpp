@@ -23,6 +23,7 @@ struct HttpClient::Impl {
   asio::io_context ioc;
   std::optional<beast::tcp_stream> stream;
   beast::flat_buffer buffer;
+  HeaderList headers;
 
   base::Status Connect() {
     try {
@@ -33,7 +34,8 @@ struct HttpClient::Impl {
       return {};
     } catch (const std::exception& e) {
       stream.reset();
-      return base::Fail(base::Error::Unavailable(fmt::format("connect {}:{}: {}", host, port, e.what())));
+      return base::Fail(
+          base::Error::Unavailable(fmt::format("connect {}:{}: {}", host, port, e.what())));
     }
   }
 };
@@ -45,9 +47,21 @@ HttpClient::HttpClient(std::string host, std::uint16_t port) : impl_(std::make_u
 
 HttpClient::~HttpClient() = default;
 
+std::string HttpReply::Header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (beast::iequals(k, name)) return v;
+  }
+  return {};
+}
+
+void HttpClient::SetHeader(const std::string& name, const std::string& value) {
+  std::erase_if(impl_->headers, [&](const auto& h) { return beast::iequals(h.first, name); });
+  if (!value.empty()) impl_->headers.emplace_back(name, value);
+}
+
 base::Result<HttpReply> HttpClient::Send(const std::string& method, const std::string& target,
-                                         const std::string& body,
-                                         const std::string& content_type) {
+                                         const std::string& body, const std::string& content_type,
+                                         const HeaderList& extra_headers) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (!impl_->stream) {
       if (auto s = impl_->Connect(); !s) return base::Fail(s.error());
@@ -56,6 +70,8 @@ base::Result<HttpReply> HttpClient::Send(const std::string& method, const std::s
       bhttp::request<bhttp::string_body> req(bhttp::string_to_verb(method), target, 11);
       req.set(bhttp::field::host, impl_->host);
       req.keep_alive(true);
+      for (const auto& [k, v] : impl_->headers) req.set(k, v);
+      for (const auto& [k, v] : extra_headers) req.set(k, v);
       if (!body.empty() || method == "POST") {
         req.set(bhttp::field::content_type, content_type);
         req.body() = body;
@@ -66,14 +82,17 @@ base::Result<HttpReply> HttpClient::Send(const std::string& method, const std::s
       parser.body_limit(1ULL << 30);
       bhttp::read(*impl_->stream, impl_->buffer, parser);
       auto res = parser.release();
-      HttpReply reply{static_cast<int>(res.result_int()), std::move(res.body())};
+      HttpReply reply{static_cast<int>(res.result_int()), std::move(res.body()), {}};
+      for (const auto& f : res)
+        reply.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
       if (!res.keep_alive()) impl_->stream.reset();
       return reply;
     } catch (const std::exception& e) {
       impl_->stream.reset();
       impl_->buffer.clear();
       if (attempt == 1) {
-        return base::Fail(base::Error::Unavailable(fmt::format("{} {}: {}", method, target, e.what())));
+        return base::Fail(
+            base::Error::Unavailable(fmt::format("{} {}: {}", method, target, e.what())));
       }
     }
   }
@@ -114,7 +133,8 @@ std::uint64_t ReadCount(const std::string& body, std::string_view key) {
 
 base::Result<SendStats> SendBatches(const std::string& host, std::uint16_t port,
                                     const std::vector<std::string>& bodies, int connections,
-                                    const std::function<void(std::uint64_t)>& on_progress) {
+                                    const std::function<void(std::uint64_t)>& on_progress,
+                                    const HeaderList& headers) {
   std::atomic<std::size_t> next{0};
   std::atomic<std::uint64_t> done{0};
   std::mutex mutex;
@@ -125,6 +145,7 @@ base::Result<SendStats> SendBatches(const std::string& host, std::uint16_t port,
   for (int c = 0; c < std::max(1, connections); ++c) {
     threads.emplace_back([&] {
       HttpClient client(host, port);
+      for (const auto& [k, v] : headers) client.SetHeader(k, v);
       SendStats mine;
       for (;;) {
         const std::size_t i = next.fetch_add(1);
@@ -140,6 +161,18 @@ base::Result<SendStats> SendBatches(const std::string& host, std::uint16_t port,
             break;
           }
           const bool retry = !reply || reply->status == 429 || reply->status == 503;
+          // A rate limit says when the next request is accepted: wait that long, however
+          // often, instead of giving up after the backoff's cap.
+          int retry_after = 0;
+          if (reply && reply->status == 429) {
+            const auto text = reply->Header("Retry-After");
+            std::from_chars(text.data(), text.data() + text.size(), retry_after);
+          }
+          if (retry_after > 0 && retry_after <= 120) {
+            ++mine.retries;
+            std::this_thread::sleep_for(std::chrono::seconds(retry_after));
+            continue;
+          }
           if (!retry || backoff > std::chrono::seconds(30)) {
             std::lock_guard lock(mutex);
             failure = reply ? base::Error::Unavailable(fmt::format("HTTP {}: {}", reply->status,

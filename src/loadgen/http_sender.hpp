@@ -14,7 +14,13 @@ namespace loadgen {
 struct HttpReply {
   int status = 0;
   std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  /// The first header of that name (case-insensitive), "" when absent.
+  std::string Header(std::string_view name) const;
 };
+
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 /// A minimal blocking HTTP/1.1 client on one keep-alive connection (Boost.Beast), reconnecting
 /// when the server closes it. For the load generator, benchmarks and black-box tests.
@@ -28,7 +34,12 @@ class HttpClient {
 
   base::Result<HttpReply> Send(const std::string& method, const std::string& target,
                                const std::string& body = {},
-                               const std::string& content_type = "application/json");
+                               const std::string& content_type = "application/json",
+                               const HeaderList& extra_headers = {});
+
+  /// Sends `name: value` with every later request (credentials, for instance); an empty value
+  /// stops sending it.
+  void SetHeader(const std::string& name, const std::string& value);
 
  private:
   struct Impl;
@@ -48,10 +59,12 @@ struct SendStats {
 };
 
 /// Posts every body (an NDJSON batch) to `POST /api/events` over `connections` parallel
-/// connections; 429 and 503 answers are retried with backoff until accepted, so nothing is lost.
+/// connections, with `headers` (credentials) on each; 429 and 503 answers are retried (after
+/// their Retry-After, or with backoff) until accepted, so nothing is lost.
 /// `on_progress(done_requests)` runs from the sending threads. Fails on any other status.
 base::Result<SendStats> SendBatches(const std::string& host, std::uint16_t port,
                                     const std::vector<std::string>& bodies, int connections,
-                                    const std::function<void(std::uint64_t)>& on_progress = {});
+                                    const std::function<void(std::uint64_t)>& on_progress = {},
+                                    const HeaderList& headers = {});
 
 }  // namespace loadgen

@@ -30,6 +30,8 @@ struct LoadgenOptions {
   std::string amqp_url;  ///< publish to RabbitMQ instead of HTTP
   std::string exchange = "analytics.events";
   std::size_t confirm_window = 1000;
+  std::string token;    ///< bearer token for POST /api/events (an admin token)
+  std::string api_key;  ///< or an ingest API key (X-API-Key)
 };
 
 /// Simulates the platform's services and sends the events over HTTP (or writes NDJSON).
@@ -39,6 +41,20 @@ int RunLoadgen(const LoadgenOptions& options);
 /// (routing key = type, message id = event id), with publisher confirms.
 int RunPublish(const std::string& amqp_url, const std::string& exchange, std::size_t confirm_window,
                const std::string& file);
+
+struct TokenOptions {
+  std::string subject = "admin";
+  std::string role = "admin";  ///< "" for a token without the role
+  double ttl_hours = 24;
+};
+
+/// Prints an HS256 token signed with the configured JWT_SECRET, or in development with the
+/// secret the service keeps in DATA_DIR (created if missing), for the given subject and role.
+int RunToken(const config::Config& config, const TokenOptions& options);
+
+/// `api-key new --id ID`: prints a new random key and its config entry (id:sha256); `api-key
+/// hash`: prints the SHA-256 of the key read from standard input.
+int RunApiKey(const std::string& action, const std::string& id);
 
 /// `dead-letters list|replay`: shows dead-lettered messages with their reasons, or publishes
 /// them back to the events exchange after a fix.

@@ -222,8 +222,7 @@ TEST_F(IngestE2e, SigtermAnswersAndStoresRequestsInFlight) {
   for (int i = 0; i < 2000; ++i) lines.push_back(Signin("u" + std::to_string(i), "inflight-" + std::to_string(i)));
   base::Result<loadgen::HttpReply> reply = base::Fail(base::Error::Internal("not sent"));
   std::thread sender([&] {
-    loadgen::HttpClient client("127.0.0.1", s.port());
-    reply = client.Send("POST", "/api/events", Ndjson(lines), "application/x-ndjson");
+    reply = s.NewClient()->Send("POST", "/api/events", Ndjson(lines), "application/x-ndjson");
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(800));
   EXPECT_EQ(s.Stop(), 0);
@@ -247,9 +246,9 @@ TEST_F(IngestE2e, KillNineLosesNoAcknowledgedEvent) {
   }
   std::atomic<int> acknowledged{0};
   std::thread sender([&] {
-    loadgen::HttpClient client("127.0.0.1", s.port());
+    auto client = s.NewClient();
     for (const auto& body : bodies) {
-      auto r = client.Send("POST", "/api/events", body, "application/x-ndjson");
+      auto r = client->Send("POST", "/api/events", body, "application/x-ndjson");
       if (!r || r->status != 200) break;
       ++acknowledged;
     }
@@ -260,7 +259,7 @@ TEST_F(IngestE2e, KillNineLosesNoAcknowledgedEvent) {
   const int acked = acknowledged.load();
   ASSERT_TRUE(s.Start()) << s.Log();
   // A client resends whatever was not acknowledged; resending all of it must be harmless.
-  auto stats = loadgen::SendBatches("127.0.0.1", s.port(), bodies, 2);
+  auto stats = loadgen::SendBatches("127.0.0.1", s.port(), bodies, 2, {}, s.Credentials());
   ASSERT_TRUE(stats) << stats.error().message;
   EXPECT_GE(stats->duplicates, static_cast<std::uint64_t>(acked) * 500);
   EXPECT_EQ(stats->stored + stats->duplicates, 20'000u);

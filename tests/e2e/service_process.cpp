@@ -14,6 +14,8 @@
 #include <thread>
 #include <vector>
 
+#include "adapters/jwt/jwt_verifier.hpp"
+
 namespace e2e {
 namespace {
 
@@ -34,23 +36,48 @@ std::uint16_t FreePort() {
 
 std::filesystem::path FreshDir(const std::string& name) {
   static std::atomic<int> counter{0};
-  auto dir = std::filesystem::temp_directory_path() /
-             ("analytics-e2e-" + name + "-" + std::to_string(getpid()) + "-" + std::to_string(counter++));
+  auto dir =
+      std::filesystem::temp_directory_path() /
+      ("analytics-e2e-" + name + "-" + std::to_string(getpid()) + "-" + std::to_string(counter++));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
 }
 
-ServiceProcess::ServiceProcess(std::filesystem::path data_dir, std::map<std::string, std::string> env)
+ServiceProcess::ServiceProcess(std::filesystem::path data_dir,
+                               std::map<std::string, std::string> env)
     : data_dir_(std::move(data_dir)), env_(std::move(env)) {}
 
 ServiceProcess::~ServiceProcess() {
   if (pid_ > 0) Kill();
 }
 
+std::string TestToken(std::string_view subject, std::string_view role, std::chrono::seconds ttl) {
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  std::string claims = "{\"sub\":\"" + std::string(subject) + "\"";
+  if (!role.empty()) claims += ",\"role\":\"" + std::string(role) + "\"";
+  claims +=
+      ",\"iat\":" + std::to_string(now) + ",\"exp\":" + std::to_string(now + ttl.count()) + "}";
+  return adapters::jwt::MintHs256(kTestJwtSecret, claims);
+}
+
 loadgen::HttpClient& ServiceProcess::client() {
-  if (!client_) client_ = std::make_unique<loadgen::HttpClient>("127.0.0.1", port_);
+  if (!client_) client_ = NewClient();
   return *client_;
+}
+
+std::unique_ptr<loadgen::HttpClient> ServiceProcess::NewClient() const {
+  auto c = std::make_unique<loadgen::HttpClient>("127.0.0.1", port_);
+  c->SetHeader("Authorization", "Bearer " + AdminToken());
+  return c;
+}
+
+std::string ServiceProcess::AdminToken() const { return TestToken(kTestAdminSubject, "admin"); }
+
+loadgen::HeaderList ServiceProcess::Credentials() const {
+  return {{"Authorization", "Bearer " + AdminToken()}};
 }
 
 bool ServiceProcess::Start() {
@@ -62,6 +89,8 @@ bool ServiceProcess::Start() {
       {"DATA_DIR", data_dir_.string()},
       {"PSEUDONYMIZATION_KEY", "e2e-test-key-0123456789"},
       {"LOG_LEVEL", "info"},
+      {"JWT_SECRET", std::string(kTestJwtSecret)},
+      {"RATE_LIMIT_OVERRIDES", "*/" + std::string(kTestAdminSubject) + "=0"},
   };
   for (const auto& [k, v] : env_) env[k] = v;
   const auto log_path = data_dir_ / "service.log";

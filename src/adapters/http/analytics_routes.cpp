@@ -108,7 +108,7 @@ void AddAnalyticsRoutes(HttpServer& server, app::QueryService& queries, QueryWor
                         const base::Clock& clock) {
   for (const auto& spec : domain::AllMetrics()) {
     const auto metric = spec.metric;
-    server.Route("GET", "/api/analytics/" + std::string(spec.path),
+    server.Route("GET", "/api/analytics/" + std::string(spec.path), app::AccessClass::kAnalytics,
                  [metric, &queries, &workers, &clock](Request& req, Responder respond) {
                    const auto started = std::chrono::steady_clock::now();
                    auto query = domain::ParseAnalyticsQuery(metric, req.query, clock.Now());
@@ -133,7 +133,7 @@ void AddAnalyticsRoutes(HttpServer& server, app::QueryService& queries, QueryWor
 }
 
 void AddOpenApiRoute(HttpServer& server) {
-  server.Route("GET", "/api/docs/openapi.json", [](Request&, Responder respond) {
+  server.Route("GET", "/api/docs/openapi.json", kOpenRoute, [](Request&, Responder respond) {
     respond(Response{200, "application/json", std::string(OpenApiDocument()), {}});
   });
 }

@@ -39,6 +39,8 @@ class UnusedPseudonymizer final : public app::Pseudonymizer {
 class UnusedHttpMetrics final : public app::HttpMetrics {
  public:
   void RequestServed(std::string_view, int, std::chrono::duration<double>) override {}
+  void RequestThrottled(std::string_view) override {}
+  void AccessRefused(std::string_view, int) override {}
   std::string Render() const override { return {}; }
 };
 

@@ -80,7 +80,7 @@ Response IngestResponse(const std::vector<app::EventResult>& results, bool all_d
 
 void AddIngestRoutes(HttpServer& server, app::IngestService& ingest,
                      const domain::DecodeLimits& limits, const base::Clock& clock) {
-  server.Route("POST", "/api/events", [&ingest, limits, &clock](Request& req, Responder respond) {
+  server.Route("POST", "/api/events", app::AccessClass::kIngest, [&ingest, limits, &clock](Request& req, Responder respond) {
     auto decoded = domain::DecodeBody(req.body, FormatOf(req.content_type), limits, clock.Now());
     if (!decoded) return respond(ErrorResponse(decoded.error()));
     const bool all_details = req.query.contains("details") && req.query.at("details") == "all";
@@ -94,7 +94,7 @@ void AddIngestRoutes(HttpServer& server, app::IngestService& ingest,
 }
 
 void AddEventStatsRoute(HttpServer& server, app::EventStore& store) {
-  server.Route("GET", "/api/events/stats", [&store](Request&, Responder respond) {
+  server.Route("GET", "/api/events/stats", app::AccessClass::kAnalytics, [&store](Request&, Responder respond) {
     auto counts = store.CountEvents();
     if (!counts) return respond(ErrorResponse(counts.error()));
     json::object by_type;
@@ -110,10 +110,10 @@ void AddEventStatsRoute(HttpServer& server, app::EventStore& store) {
 
 void AddOperationsRoutes(HttpServer& server, std::vector<ReadinessCheck> checks,
                          const app::HttpMetrics& metrics) {
-  server.Route("GET", "/health", [](Request&, Responder respond) {
+  server.Route("GET", "/health", kOpenRoute, [](Request&, Responder respond) {
     respond(Response{200, "application/json", R"({"status":"ok"})", {}});
   });
-  server.Route("GET", "/ready", [checks = std::move(checks)](Request&, Responder respond) {
+  server.Route("GET", "/ready", kOpenRoute, [checks = std::move(checks)](Request&, Responder respond) {
     json::object results;
     bool ready = true;
     for (const auto& c : checks) {
@@ -126,7 +126,7 @@ void AddOperationsRoutes(HttpServer& server, std::vector<ReadinessCheck> checks,
     body["checks"] = std::move(results);
     respond(Response{ready ? 200 : 503, "application/json", json::serialize(body), {}});
   });
-  server.Route("GET", "/metrics", [&metrics](Request&, Responder respond) {
+  server.Route("GET", "/metrics", app::AccessClass::kMetrics, [&metrics](Request&, Responder respond) {
     respond(Response{200, "text/plain; version=0.0.4", metrics.Render(), {}});
   });
 }

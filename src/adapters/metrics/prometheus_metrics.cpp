@@ -64,6 +64,14 @@ PrometheusMetrics::PrometheusMetrics()
                            .Name("analytics_http_request_seconds")
                            .Help("HTTP request latency, by route")
                            .Register(*registry_)),
+      throttled_(prometheus::BuildCounter()
+                     .Name("analytics_http_throttled_total")
+                     .Help("Requests refused by the rate limiter (429), by access class")
+                     .Register(*registry_)),
+      access_refused_(prometheus::BuildCounter()
+                          .Name("analytics_http_access_refused_total")
+                          .Help("Requests refused for their credentials (401) or rights (403), by access class")
+                          .Register(*registry_)),
       broker_connected_(prometheus::BuildGauge()
                             .Name("analytics_amqp_connected")
                             .Help("1 while the RabbitMQ consumer is connected")
@@ -189,6 +197,15 @@ void PrometheusMetrics::RequestServed(std::string_view route, int status,
     h = it->second;
   }
   h->Observe(latency.count());
+}
+
+void PrometheusMetrics::RequestThrottled(std::string_view access_class) {
+  Labeled(throttled_, {{"class", std::string(access_class)}}).Increment();
+}
+
+void PrometheusMetrics::AccessRefused(std::string_view access_class, int status) {
+  Labeled(access_refused_, {{"class", std::string(access_class)}, {"status", std::to_string(status)}})
+      .Increment();
 }
 
 std::string PrometheusMetrics::Render() const {

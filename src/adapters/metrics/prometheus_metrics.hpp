@@ -36,6 +36,8 @@ class PrometheusMetrics final : public app::IngestMetrics,
 
   void RequestServed(std::string_view route, int status,
                      std::chrono::duration<double> latency) override;
+  void RequestThrottled(std::string_view access_class) override;
+  void AccessRefused(std::string_view access_class, int status) override;
   std::string Render() const override;
 
   void BrokerConnected(bool connected) override;
@@ -62,6 +64,8 @@ class PrometheusMetrics final : public app::IngestMetrics,
   prometheus::Gauge& pending_;
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Family<prometheus::Histogram>& request_seconds_;
+  prometheus::Family<prometheus::Counter>& throttled_;
+  prometheus::Family<prometheus::Counter>& access_refused_;
   prometheus::Gauge& broker_connected_;
   prometheus::Counter& broker_reconnects_;
   prometheus::Counter& amqp_batches_;
