@@ -13,8 +13,11 @@ namespace app {
 
 /// Answers the analytics endpoints: runs the store's named reads for a validated query, then
 /// fills empty buckets, orders rows, derives shares, rates and averages, replays subscriptions
-/// for MRR and prices messages. Definitions: docs/metrics.md. Answers go through `cache`.
-/// Thread-safe if the store is; holds no per-request state.
+/// for MRR and prices messages. Rows per provider, model, plan or currency keep the query's
+/// `max_groups` largest groups and fold the rest into one "(other)" group, so an answer holds no
+/// more than AnswerCellBound cells; what it holds besides is bounded by the rows the store
+/// returns (the data present), never by buckets x all groups. Definitions: docs/metrics.md.
+/// Answers go through `cache`. Thread-safe if the store is; holds no per-request state.
 class QueryService {
  public:
   struct Options {

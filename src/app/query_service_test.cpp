@@ -23,8 +23,9 @@ class QueryServiceTest : public ::testing::Test {
                         *domain::PriceTable::Parse(prices), cache_, {});
   }
 
-  domain::MetricResult Run(QueryService& s, Metric m, std::map<std::string, std::string> params) {
-    const auto q = domain::ParseAnalyticsQuery(m, params, clock_.Now());
+  domain::MetricResult Run(QueryService& s, Metric m, std::map<std::string, std::string> params,
+                           domain::AnswerLimits limits = {}) {
+    const auto q = domain::ParseAnalyticsQuery(m, params, clock_.Now(), limits);
     EXPECT_TRUE(q.has_value()) << q.error().message;
     auto r = s.Compute(*q);
     EXPECT_TRUE(r.has_value()) << r.error().message;
@@ -262,23 +263,6 @@ TEST_F(QueryServiceTest, CacheAnswersRepeatsUntilTheTtlPasses) {
   EXPECT_EQ(fresh->result.data.items[0].Find("totalUsers")->i, 11);
 }
 
-TEST(ResponseCacheTest, DropsExpiredEntriesAndSkipsHugeAnswers) {
-  base::FixedClock clock(At("2025-06-15T00:00:00Z"));
-  ResponseCache cache(clock, std::chrono::seconds{30}, 4);
-  domain::MetricResult small;
-  small.data.items.resize(3);
-  cache.Put("a", small);
-  EXPECT_TRUE(cache.Get("a").has_value());
-  domain::MetricResult huge;
-  huge.data.items.resize(ResponseCache::kMaxCachedRows + 1);
-  cache.Put("huge", huge);
-  EXPECT_FALSE(cache.Get("huge").has_value());
-  for (char c = 'a'; c < 'k'; ++c) cache.Put(std::string(2, c), small);  // bounded, no failure
-  EXPECT_TRUE(cache.Get("jj").has_value());
-  clock.Set(clock.Now() + std::chrono::seconds{30});
-  EXPECT_FALSE(cache.Get("jj").has_value());
-}
-
 TEST_F(QueryServiceTest, StorageFailuresPropagateAndAreNotCached) {
   ResponseCache cache(clock_, std::chrono::seconds{30});
   QueryService s(store_, *domain::PlanCatalog::Parse(R"({"plans": []})"),
@@ -290,6 +274,252 @@ TEST_F(QueryServiceTest, StorageFailuresPropagateAndAreNotCached) {
   EXPECT_EQ(r.error().code, base::ErrorCode::kUnavailable);
   store_.fail = false;
   EXPECT_FALSE(s.Run(q)->cached);
+}
+
+// Folding into "(other)": the tests below keep 2 groups.
+
+constexpr domain::AnswerLimits kTwoGroups{.max_cells = 100'000, .max_groups = 2};
+
+std::vector<std::string> Column(const std::vector<Value>& rows, std::string_view key) {
+  std::vector<std::string> out;
+  for (const auto& row : rows) out.push_back(row.Find(key)->s);
+  return out;
+}
+
+TEST_F(QueryServiceTest, GroupedSeriesKeepTheLargestGroupsAndFoldTheRestPerBucket) {
+  const auto d1 = Ms("2025-06-01T00:00:00Z"), d2 = Ms("2025-06-02T00:00:00Z");
+  // Over the range: a 9, b 5, c 5, d 6. Kept: a and d; b and c (tied, both below d) fold,
+  // although c is the largest of 06-02.
+  store_.messages = {{d1, "", "a", 9, 90, 0, 0, 0, 0},
+                     {d1, "", "b", 5, 50, 0, 0, 0, 0},
+                     {d1, "", "d", 6, 60, 0, 0, 0, 0},
+                     {d2, "", "c", 5, 500, 0, 0, 0, 0}};
+  auto s = Service();
+  const auto r = Run(s, Metric::kChatMessages,
+                     {{"startDate", "2025-06-01"}, {"endDate", "2025-06-02"}, {"groupBy", "model"}},
+                     kTwoGroups);
+  const auto& rows = r.data.items;
+  ASSERT_EQ(rows.size(), 6u);  // 2 buckets x (2 kept + "(other)")
+  EXPECT_EQ(Column(rows, "model"),
+            (std::vector<std::string>{"a", "d", "(other)", "a", "d", "(other)"}));
+  EXPECT_EQ(Int(rows[2], "messages"), 5);  // b
+  EXPECT_EQ(Int(rows[4], "messages"), 0);  // d on 06-02: dense
+  EXPECT_EQ(Int(rows[5], "messages"), 5);  // c
+  std::int64_t sum = 0;
+  for (const auto& row : rows) sum += Int(row, "messages");
+  EXPECT_EQ(sum, Int(*r.summary, "messages"));
+  EXPECT_EQ(sum, 25);
+
+  // chat/tokens ranks by tokens: c (500) and a (90) stay; the folded average is derived exactly.
+  const auto t = Run(s, Metric::kChatTokens,
+                     {{"startDate", "2025-06-01"}, {"endDate", "2025-06-02"}, {"groupBy", "model"}},
+                     kTwoGroups);
+  ASSERT_EQ(t.data.items.size(), 6u);
+  EXPECT_EQ(Column(t.data.items, "model"),
+            (std::vector<std::string>{"a", "c", "(other)", "a", "c", "(other)"}));
+  EXPECT_EQ(Int(t.data.items[2], "tokens"), 110);  // b 50 + d 60
+  EXPECT_EQ(Int(t.data.items[2], "messages"), 11);
+  EXPECT_DOUBLE_EQ(Num(t.data.items[2], "avgTokensPerMessage"), 10.0);
+  EXPECT_TRUE(IsNull(t.data.items[5], "avgTokensPerMessage"));
+}
+
+TEST_F(QueryServiceTest, GroupedSeriesWithinTheLimitHaveNoOtherGroup) {
+  store_.messages = {{Ms("2025-06-01T00:00:00Z"), "p", "", 1, 1, 0, 0, 0, 0},
+                     {Ms("2025-06-01T00:00:00Z"), "q", "", 2, 2, 0, 0, 0, 0}};
+  auto s = Service();
+  const auto r =
+      Run(s, Metric::kChatMessages,
+          {{"startDate", "2025-06-01"}, {"endDate", "2025-06-01"}, {"groupBy", "provider"}},
+          kTwoGroups);
+  EXPECT_EQ(Column(r.data.items, "provider"), (std::vector<std::string>{"p", "q"}));
+}
+
+TEST_F(QueryServiceTest, ByProviderFoldsTheSmallestWithSumsAndNullDistinctUsers) {
+  store_.messages = {{0, "a", "", 10, 100, 0, 0, 4, 0},
+                     {0, "b", "", 1, 10, 0, 0, 1, 0},
+                     {0, "c", "", 2, 20, 0, 0, 2, 0},
+                     {0, "d", "", 7, 70, 0, 0, 3, 0}};
+  auto s = Service();
+  const auto r = Run(s, Metric::kChatByProvider, {}, kTwoGroups);
+  const auto& rows = r.data.items;
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(Column(rows, "provider"), (std::vector<std::string>{"a", "d", "(other)"}));
+  EXPECT_EQ(Int(rows[2], "messages"), 3);
+  EXPECT_EQ(Int(rows[2], "tokens"), 30);
+  EXPECT_TRUE(IsNull(rows[2], "users"));
+  EXPECT_EQ(Int(rows[1], "users"), 3);
+  EXPECT_DOUBLE_EQ(Num(rows[2], "share"), 3.0 / 20.0);
+  double shares = 0;
+  for (const auto& row : rows) shares += Num(row, "share");
+  EXPECT_DOUBLE_EQ(shares, 1.0);
+}
+
+TEST_F(QueryServiceTest, UsageByBucketFoldsProvidersPerBucket) {
+  const auto d1 = Ms("2025-06-01T00:00:00Z"), d2 = Ms("2025-06-02T00:00:00Z");
+  store_.messages = {{d1, "a", "", 5, 50, 30, 20, 2, 3},
+                     {d1, "b", "", 1, 10, 0, 0, 1, 1},
+                     {d1, "c", "", 1, 10, 0, 0, 1, 1},
+                     {d2, "c", "", 1, 10, 6, 4, 1, 1},
+                     {d2, "d", "", 3, 30, 0, 0, 1, 2}};
+  auto s = Service();
+  const auto r = Run(
+      s, Metric::kProvidersUsage,
+      {{"startDate", "2025-06-01"}, {"endDate", "2025-06-02"}, {"groupBy", "bucket"}}, kTwoGroups);
+  const auto& rows = r.data.items;
+  ASSERT_EQ(rows.size(), 6u);
+  EXPECT_EQ(Column(rows, "provider"),
+            (std::vector<std::string>{"a", "d", "(other)", "a", "d", "(other)"}));
+  EXPECT_EQ(Int(rows[0], "users"), 2);
+  EXPECT_EQ(Int(rows[0], "conversations"), 3);
+  EXPECT_EQ(Int(rows[2], "messages"), 2);  // b + c on 06-01
+  EXPECT_EQ(Int(rows[5], "inputTokens"), 6);
+  EXPECT_TRUE(IsNull(rows[2], "users"));
+  EXPECT_TRUE(IsNull(rows[5], "conversations"));
+  EXPECT_EQ(Int(rows[3], "messages"), 0);
+  EXPECT_EQ(Int(rows[3], "users"), 0);
+}
+
+TEST_F(QueryServiceTest, CostsFoldExactlyBeforeRounding) {
+  auto s = Service();
+  // Four models of 0.4 micro-dollars each, one of 5 micro-dollars and one of 3: folded, the
+  // four add up to 1.6 micro-dollars, which rounds to 0.000002 (rounding each first gives 0).
+  store_.cost_groups = {{0, "p", "big", 1, true, false, 1, 5'000, 1, 0, 0},
+                        {0, "p", "mid", 1, true, false, 1, 3'000, 1, 0, 0}};
+  for (const auto* m : {"m1", "m2", "m3", "m4"})
+    store_.cost_groups.push_back({0, "p", m, 1, true, false, 1, 400, 1, 0, 0});
+  store_.cost_groups.push_back({0, "q", "none", 0, false, false, 2, 0, 1, 0, 0});  // unpriced
+  const auto r = Run(s, Metric::kProvidersCosts, {{"groupBy", "model"}}, kTwoGroups);
+  const auto& rows = r.data.items;
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(Column(rows, "model"), (std::vector<std::string>{"big", "mid", "(other)"}));
+  EXPECT_EQ(Str(rows[2], "provider"), "(other)");
+  EXPECT_DOUBLE_EQ(Num(rows[2], "costUsd"), 0.000002);
+  EXPECT_EQ(Int(rows[2], "messages"), 6);
+  EXPECT_EQ(Int(rows[2], "unpricedMessages"), 2);
+
+  const auto d1 = Ms("2025-06-01T00:00:00Z"), d2 = Ms("2025-06-02T00:00:00Z");
+  store_.cost_groups = {{d1, "a", "x", 1, true, false, 1, 9'000, 1, 0, 0},
+                        {d1, "b", "x", 1, true, false, 1, 400, 1, 0, 0},
+                        {d2, "b", "y", 1, true, false, 1, 400, 1, 0, 0},
+                        {d2, "c", "x", 1, true, false, 1, 7'000, 1, 0, 0},
+                        {d2, "d", "x", 1, true, false, 1, 600, 1, 0, 0}};
+  const auto by_bucket = Run(
+      s, Metric::kProvidersCosts,
+      {{"startDate", "2025-06-01"}, {"endDate", "2025-06-02"}, {"groupBy", "bucket"}}, kTwoGroups);
+  const auto& b = by_bucket.data.items;
+  ASSERT_EQ(b.size(), 6u);
+  EXPECT_EQ(Column(b, "provider"),
+            (std::vector<std::string>{"a", "c", "(other)", "a", "c", "(other)"}));
+  EXPECT_DOUBLE_EQ(Num(b[2], "costUsd"), 0.0);       // b 0.4 micro-dollars
+  EXPECT_DOUBLE_EQ(Num(b[5], "costUsd"), 0.000001);  // b 0.4 + d 0.6
+  EXPECT_EQ(Int(b[5], "messages"), 2);
+}
+
+TEST_F(QueryServiceTest, PerformanceFoldsWithTheMeanAndNullPercentiles) {
+  store_.latencies = {{"a", "", 10, 100, 90, 200, 300},
+                      {"b", "", 1, 50, 50, 50, 50},
+                      {"c", "", 3, 10, 10, 10, 10},
+                      {"d", "", 8, 20, 20, 20, 20}};
+  auto s = Service();
+  const auto r = Run(s, Metric::kProvidersPerformance, {}, kTwoGroups);
+  const auto& rows = r.data.items;
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(Column(rows, "provider"), (std::vector<std::string>{"a", "d", "(other)"}));
+  EXPECT_EQ(Int(rows[2], "messages"), 4);
+  EXPECT_DOUBLE_EQ(Num(rows[2], "avgLatencyMs"), (50.0 + 30.0) / 4.0);
+  EXPECT_TRUE(IsNull(rows[2], "p50LatencyMs"));
+  EXPECT_TRUE(IsNull(rows[2], "p99LatencyMs"));
+}
+
+TEST_F(QueryServiceTest, PlansFoldWithExactUserSums) {
+  store_.plans = {{"free", 50}, {"pro", 20}, {"team", 5}, {"legacy", 3}};
+  auto s = Service();
+  const auto r = Run(s, Metric::kUsersByPlan, {}, kTwoGroups);
+  ASSERT_EQ(r.data.items.size(), 3u);
+  EXPECT_EQ(Column(r.data.items, "plan"), (std::vector<std::string>{"free", "pro", "(other)"}));
+  EXPECT_EQ(Int(r.data.items[2], "users"), 8);
+}
+
+TEST_F(QueryServiceTest, RevenueFoldsMoneyOnlyWithinOneCurrency) {
+  store_.payments = {{"a", "USD", 900'000, 9},
+                     {"b", "USD", 800'000, 8},
+                     {"c", "USD", 1'050, 1},
+                     {"d", "USD", 1'050, 1}};
+  store_.outcomes = {19, 0};
+  auto s = Service();
+  const auto by_plan = Run(s, Metric::kRevenueByPlan, {}, kTwoGroups);
+  ASSERT_EQ(by_plan.data.items.size(), 3u);
+  const auto& other = by_plan.data.items[2];
+  EXPECT_EQ(Str(other, "plan"), "(other)");
+  EXPECT_EQ(Str(other, "currency"), "USD");
+  EXPECT_DOUBLE_EQ(Num(other, "revenue"), 0.21);  // 0.105 + 0.105, not 0.11 + 0.11
+  EXPECT_EQ(Int(other, "payments"), 2);
+
+  store_.payments = {{"", "USD", 900'000, 9},
+                     {"", "EUR", 800'000, 8},
+                     {"", "GBP", 1'000, 1},
+                     {"", "JPY", 1'000, 1}};
+  const auto total = Run(s, Metric::kRevenueTotal, {}, kTwoGroups);
+  ASSERT_EQ(total.data.items.size(), 3u);
+  EXPECT_EQ(Str(total.data.items[2], "currency"), "(other)");
+  EXPECT_TRUE(IsNull(total.data.items[2], "revenue"));
+  EXPECT_EQ(Int(total.data.items[2], "payments"), 2);
+  EXPECT_EQ(Int(*total.summary, "payments"), 19);
+}
+
+TEST_F(QueryServiceTest, MrrKeepsTheCurrenciesWithMostCustomersExact) {
+  using K = BillingEvent::Kind;
+  const auto may = Ms("2025-05-01T00:00:00Z");
+  // USD: a, b; EUR: c, then a moves from USD to it on 06-02; GBP: d; JPY: e. Ranked by paying
+  // customers: EUR 2, USD 2, GBP 1, JPY 1; kept EUR and USD.
+  store_.billing = {{"a", K::kSubscribed, may, "pro", "", 0},
+                    {"a", K::kPayment, may, "pro", "USD", 100'000},
+                    {"a", K::kPayment, Ms("2025-06-02T12:00:00Z"), "pro", "EUR", 70'000},
+                    {"b", K::kSubscribed, may, "pro", "", 0},
+                    {"b", K::kPayment, may, "pro", "USD", 50'000},
+                    {"c", K::kSubscribed, may, "pro", "", 0},
+                    {"c", K::kPayment, may, "pro", "EUR", 30'000},
+                    {"d", K::kSubscribed, may, "pro", "", 0},
+                    {"d", K::kPayment, may, "pro", "GBP", 20'000},
+                    {"e", K::kSubscribed, may, "pro", "", 0},
+                    {"e", K::kPayment, may, "pro", "JPY", 10'000}};
+  auto s = Service();
+  const std::map<std::string, std::string> range = {{"startDate", "2025-06-01"},
+                                                    {"endDate", "2025-06-02"}};
+  const auto all = Run(s, Metric::kRevenueMrr, range);
+  const auto folded = Run(s, Metric::kRevenueMrr, range, kTwoGroups);
+  ASSERT_EQ(all.data.items.size(), 8u);     // 2 buckets x 4 currencies
+  ASSERT_EQ(folded.data.items.size(), 6u);  // 2 buckets x (2 + "(other)")
+  EXPECT_EQ(Column(folded.data.items, "currency"),
+            (std::vector<std::string>{"EUR", "USD", "(other)", "EUR", "USD", "(other)"}));
+  // The kept currencies are the unfolded answer's rows, field by field.
+  const auto fields = {"mrr",        "newMrr",         "expansionMrr", "contractionMrr",
+                       "churnedMrr", "reactivationMrr"};
+  for (const auto& [f, a] :
+       std::vector<std::pair<std::size_t, std::size_t>>{{0, 0}, {1, 3}, {3, 4}, {4, 7}}) {
+    ASSERT_EQ(Str(folded.data.items[f], "currency"), Str(all.data.items[a], "currency"));
+    for (const auto* field : fields) {
+      EXPECT_DOUBLE_EQ(Num(folded.data.items[f], field), Num(all.data.items[a], field)) << field;
+    }
+  }
+  EXPECT_DOUBLE_EQ(Num(folded.data.items[4], "churnedMrr"), 10);  // a left USD
+  EXPECT_DOUBLE_EQ(Num(folded.data.items[3], "newMrr"), 7);       // ... for EUR
+  for (const auto* field : fields) EXPECT_TRUE(IsNull(folded.data.items[5], field)) << field;
+
+  const auto churn = Run(s, Metric::kRevenueChurnRate, range, kTwoGroups);
+  const auto& mrr = *churn.data.items[1].Find("mrr");
+  EXPECT_EQ(mrr.keys, (std::vector<std::string>{"EUR", "USD", "(other)"}));
+  EXPECT_TRUE(IsNull(*mrr.Find("(other)"), "startMrr"));
+  EXPECT_TRUE(IsNull(*mrr.Find("(other)"), "grossMrrChurnRate"));
+  EXPECT_DOUBLE_EQ(Num(*mrr.Find("USD"), "churnedMrr"), 10);
+  EXPECT_EQ(Int(churn.data.items[1], "customersAtStart"), 5);
+}
+
+TEST_F(QueryServiceTest, PopularityKeepsItsOwnLimit) {
+  store_.models = {{"p", "m1", 10, 4}, {"p", "m2", 30, 5}, {"q", "m3", 20, 6}, {"q", "m4", 20, 1}};
+  auto s = Service();
+  EXPECT_EQ(Run(s, Metric::kProvidersPopularity, {{"limit", "3"}}, kTwoGroups).data.items.size(),
+            4u);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <limits>
 #include <stdexcept>
 
 #include "domain/timestamp.hpp"
@@ -72,6 +73,38 @@ std::optional<date::year_month_day> ParseDate(std::string_view text) {
   const date::year_month_day ymd{date::year{y}, date::month{m}, date::day{d}};
   if (!ymd.ok()) return std::nullopt;
   return ymd;
+}
+
+// Refuses a query whose answer could hold more than `limits.max_cells` cells, naming the size and
+// what to change: a coarser granularity, or, at months already, a shorter range.
+base::Status CheckAnswerSize(const AnalyticsQuery& q, const AnswerLimits& limits) {
+  const std::size_t cells = AnswerCellBound(q);
+  if (cells <= limits.max_cells) return {};
+  const auto g = GranularityName(q.granularity);
+  const std::size_t n = q.buckets.size();
+  std::string shape;
+  if (q.metric == Metric::kUsersRetention) {
+    shape = fmt::format("{} {} cohorts x up to {} periods, n(n+1)/2", n, g, n);
+  } else if (HasOpenEndedGroups(q.metric, q.group_by)) {
+    shape =
+        fmt::format("{} {} buckets x {} groups: the {} largest and \"{}\"",
+                    std::max<std::size_t>(n, 1), g, q.max_groups + 1, q.max_groups, kOtherGroup);
+  } else {
+    shape = fmt::format("{} {} buckets", n, g);
+  }
+  if (q.metric == Metric::kProvidersPopularity) {
+    return base::Fail(base::Error::InvalidArgument(
+        fmt::format("the answer could hold {} rows (limit {} and \"{}\"), more than the limit of "
+                    "{} cells; use a smaller limit",
+                    cells, q.limit, kOtherGroup, limits.max_cells),
+        "limit"));
+  }
+  const bool coarsest = q.granularity == Granularity::kMonth;
+  return base::Fail(base::Error::InvalidArgument(
+      fmt::format("the answer could hold {} cells ({}), more than the limit of {}; use {}", cells,
+                  shape, limits.max_cells,
+                  coarsest ? "a shorter range" : "a coarser granularity or a shorter range"),
+      coarsest ? "startDate" : "granularity"));
 }
 
 }  // namespace
@@ -230,14 +263,51 @@ std::optional<base::TimePoint> ParseRangeBound(std::string_view text, const Time
 }
 
 std::string AnalyticsQuery::Key() const {
-  return fmt::format("{}|{}|{}|{}|{}|{}|{}", SpecOf(metric).path,
+  return fmt::format("{}|{}|{}|{}|{}|{}|{}|{}", SpecOf(metric).path,
                      range.start.time_since_epoch().count(), range.end.time_since_epoch().count(),
-                     tz.name(), GranularityName(granularity), group_by, limit);
+                     tz.name(), GranularityName(granularity), group_by, limit, max_groups);
+}
+
+bool HasOpenEndedGroups(Metric metric, std::string_view group_by) {
+  using M = Metric;
+  switch (metric) {
+    case M::kChatMessages:
+    case M::kChatTokens:
+      return !group_by.empty();
+    case M::kUsersByPlan:
+    case M::kChatByProvider:
+    case M::kRevenueTotal:
+    case M::kRevenueMrr:
+    case M::kRevenueArr:
+    case M::kRevenueByPlan:
+    case M::kRevenueChurnRate:
+    case M::kProvidersUsage:
+    case M::kProvidersCosts:
+    case M::kProvidersPerformance:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::size_t AnswerCellBound(const AnalyticsQuery& q) {
+  // Saturating, so that a huge configured max_groups cannot wrap the bound into a small one.
+  constexpr auto kMax = std::numeric_limits<std::size_t>::max();
+  const auto times = [](std::size_t a, std::size_t b) {
+    return b != 0 && a > kMax / b ? kMax : a * b;
+  };
+  const std::size_t n = q.buckets.size();
+  if (q.metric == Metric::kUsersRetention) return times(n, n + 1) / 2;
+  if (q.metric == Metric::kProvidersPopularity) return static_cast<std::size_t>(q.limit) + 1;
+  const std::size_t groups = !HasOpenEndedGroups(q.metric, q.group_by) ? 1
+                             : q.max_groups == kMax                    ? kMax
+                                                                       : q.max_groups + 1;
+  return times(std::max<std::size_t>(n, 1), groups);
 }
 
 base::Result<AnalyticsQuery> ParseAnalyticsQuery(Metric metric,
                                                  const std::map<std::string, std::string>& params,
-                                                 base::TimePoint now) {
+                                                 base::TimePoint now, const AnswerLimits& limits) {
   const auto& spec = SpecOf(metric);
   for (const auto& [name, value] : params) {
     const bool common = std::ranges::find(kCommonParams, name) != std::end(kCommonParams);
@@ -294,10 +364,15 @@ base::Result<AnalyticsQuery> ParseAnalyticsQuery(Metric metric,
     const auto* text = param(name);
     if (text == nullptr) return std::optional<base::TimePoint>{};
     const auto t = ParseRangeBound(*text, q.tz, is_end);
-    // Storage keeps seconds in 32-bit DateTime: no instant beyond 2106 exists there.
+    // Storage keeps seconds in 32-bit DateTime: no instant beyond 2106 exists there. A date is
+    // judged as written, so that the first and last days are whole in every zone; a date-time
+    // by the instant it names.
     static const auto kEarliest = *ParseIsoDateTime("1990-01-01T00:00:00Z");
-    static const auto kLatest = *ParseIsoDateTime("2100-01-02T00:00:00Z");
-    if (t && (*t < kEarliest || *t > kLatest)) {
+    static const auto kLatest = *ParseIsoDateTime("2100-01-01T00:00:00Z");
+    const auto written_date = ParseDate(*text);
+    const auto judged =
+        written_date ? std::optional(ToTimePoint(date::sys_days{*written_date})) : t;
+    if (judged && (*judged < kEarliest || *judged > kLatest)) {
       return base::Fail(base::Error::InvalidArgument(
           fmt::format("{} must be between 1990-01-01 and 2100-01-01, got '{}'", name, *text),
           std::string(name)));
@@ -329,6 +404,8 @@ base::Result<AnalyticsQuery> ParseAnalyticsQuery(Metric metric,
     if (!buckets) return base::Fail(buckets.error());
     q.buckets = std::move(*buckets);
   }
+  q.max_groups = limits.max_groups;
+  if (auto fits = CheckAnswerSize(q, limits); !fits) return base::Fail(fits.error());
   return q;
 }
 

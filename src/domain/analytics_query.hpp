@@ -98,6 +98,19 @@ base::Result<std::vector<base::TimePoint>> BucketStarts(const TimeRange& range,
 
 inline constexpr std::size_t kMaxBuckets = 10'000;
 
+/// How large an answer may be. ParseAnalyticsQuery bounds every answer from its parameters
+/// alone, before any query runs: a cell is one row of a time series or list (one bucket x one
+/// group), or one period of a retention cohort.
+struct AnswerLimits {
+  std::size_t max_cells = 100'000;
+  /// Answers grouped by an open-ended value keep this many groups (the largest by the
+  /// endpoint's main measure over the whole range) and fold the rest into one "(other)" group.
+  std::size_t max_groups = 50;
+};
+
+/// The group name of the folded groups.
+inline constexpr std::string_view kOtherGroup = "(other)";
+
 /// One validated analytics request: everything a query needs, nothing protocol-specific.
 struct AnalyticsQuery {
   Metric metric = Metric::kUsersCount;
@@ -107,6 +120,7 @@ struct AnalyticsQuery {
   std::string group_by;  ///< "" or one of the metric's allowed values
   int limit = 10;
   std::vector<base::TimePoint> buckets;  ///< filled for metrics with buckets
+  std::size_t max_groups = AnswerLimits{}.max_groups;  ///< groups kept before "(other)"
 
   /// Canonical text of the request (cache key).
   std::string Key() const;
@@ -114,9 +128,23 @@ struct AnalyticsQuery {
 
 /// Validates query-string parameters for `metric`. Every failure is kInvalidArgument naming the
 /// offending parameter in `field`. `now` resolves the default range (the 30 days ending now).
+/// An answer whose AnswerCellBound is above `limits.max_cells` is refused (field `granularity`,
+/// or `startDate` when the granularity is already `month`).
 base::Result<AnalyticsQuery> ParseAnalyticsQuery(Metric metric,
                                                  const std::map<std::string, std::string>& params,
-                                                 base::TimePoint now);
+                                                 base::TimePoint now,
+                                                 const AnswerLimits& limits = {});
+
+/// Whether the rows of `metric` with `group_by` are per an open-ended value (provider, model,
+/// provider x model, plan, currency), whose number only the data knows. `providers/popularity`
+/// is not: its own `limit` bounds it.
+bool HasOpenEndedGroups(Metric metric, std::string_view group_by);
+
+/// The most cells `query` can answer, from its parameters alone: for a time series, buckets x
+/// (`max_groups` + 1) when grouped by an open-ended value, buckets otherwise; n(n+1)/2 for
+/// retention over n buckets (cohorts x periods); `limit` + 1 for `providers/popularity`; for a
+/// list without buckets, `max_groups` + 1 or 1.
+std::size_t AnswerCellBound(const AnalyticsQuery& query);
 
 /// `2025-01-31` (start of that day in `tz`, or the end of it when `is_end`) or a date-time with
 /// an offset. Exposed for tests.

@@ -428,10 +428,14 @@ base::Result<app::Units> ParseUnits(std::string_view text, int scale) {
   return *value;
 }
 
+std::string ReadSettings(const ReadLimits& limits) {
+  return fmt::format(" SETTINGS max_execution_time = {}, max_memory_usage = {}",
+                     limits.max_execution_time.count(), limits.max_memory_bytes);
+}
+
 base::Result<std::vector<std::vector<std::string>>> ClickHouseAnalyticsStore::Rows(
     const std::string& sql, std::size_t columns) {
-  // A bound on each read, so that one pathological request cannot hold a worker for long.
-  auto answer = execute_(sql + " SETTINGS max_execution_time = 60", "TabSeparated");
+  auto answer = execute_(sql + settings_, "TabSeparated");
   if (!answer) {
     // The engine's message quotes the SQL: it goes to the log, not to the client. An engine
     // exception is a bug to fix (500), except running out of time or memory, which a retry

@@ -57,13 +57,26 @@ std::vector<std::vector<std::string>> ParseTsv(std::string_view tsv);
 /// Parses decimal text (`-12.3400`) into units of 10^-scale; extra digits are an error.
 base::Result<app::Units> ParseUnits(std::string_view text, int scale);
 
+/// The caps of every read, so that one request cannot hold a worker or starve ingest of memory.
+struct ReadLimits {
+  /// ClickHouse `max_execution_time` (whole seconds; 0 = no limit).
+  std::chrono::seconds max_execution_time{10};
+  /// ClickHouse `max_memory_usage` of one read (0 = no limit).
+  std::uint64_t max_memory_bytes = std::uint64_t{2} << 30;
+};
+
+/// The SETTINGS clause appended to each read (valid from ClickHouse 18.16 on).
+std::string ReadSettings(const ReadLimits& limits);
+
 /// AnalyticsStore and SlotFactSource over any ClickHouse that runs SQL through `execute` (the
-/// embedded engine's analytics connection, or a server's HTTP interface). Thread-safe if
-/// `execute` is.
+/// embedded engine's analytics connection, or a server's HTTP interface). Every read is capped
+/// by `limits`; a read past a cap fails with kUnavailable (503). Thread-safe if `execute` is.
 class ClickHouseAnalyticsStore final : public app::AnalyticsStore, public app::SlotFactSource {
  public:
-  ClickHouseAnalyticsStore(Execute execute, std::string database)
-      : execute_(std::move(execute)), db_(std::move(database)) {}
+  using Options = ReadLimits;
+
+  ClickHouseAnalyticsStore(Execute execute, std::string database, Options options = {})
+      : execute_(std::move(execute)), db_(std::move(database)), settings_(ReadSettings(options)) {}
 
   base::Result<app::SignupTotals> Signups(const domain::TimeRange& range) override;
   base::Result<std::vector<app::BucketCount>> SignupsByBucket(const domain::TimeRange& range,
@@ -107,6 +120,7 @@ class ClickHouseAnalyticsStore final : public app::AnalyticsStore, public app::S
                                                            std::size_t columns);
   Execute execute_;
   std::string db_;
+  std::string settings_;
 };
 
 }  // namespace adapters::clickhouse

@@ -119,5 +119,19 @@ TEST(ClickHouseAnalyticsStoreTest, ParsesAnswersAndHidesEngineMessages) {
   EXPECT_NE(last_sql.find("SETTINGS max_execution_time"), std::string::npos);
 }
 
+TEST(ClickHouseAnalyticsStoreTest, EveryReadCarriesTheTimeAndMemoryCaps) {
+  std::string last_sql;
+  ClickHouseAnalyticsStore store(
+      [&](const std::string& statement, std::string_view) -> base::Result<std::string> {
+        last_sql = statement;
+        return std::string("5\t7\n");
+      },
+      "db", {.max_execution_time = std::chrono::seconds{3}, .max_memory_bytes = 1000});
+  ASSERT_TRUE(store.Signups(Range()).has_value());
+  EXPECT_TRUE(last_sql.ends_with(") SETTINGS max_execution_time = 3, max_memory_usage = 1000"))
+      << last_sql;
+  EXPECT_EQ(ReadSettings({}), " SETTINGS max_execution_time = 10, max_memory_usage = 2147483648");
+}
+
 }  // namespace
 }  // namespace adapters::clickhouse

@@ -23,7 +23,10 @@ class QueryWorkers {
   QueryWorkers(const QueryWorkers&) = delete;
   QueryWorkers& operator=(const QueryWorkers&) = delete;
 
-  /// Runs `work` on a worker; false (and `work` dropped) when the queue is full.
+  /// Runs `work` on a worker; false (and `work` dropped) when the queue is full. An exception
+  /// from `work` is logged and ends neither the worker nor the process. When a large answer
+  /// was made (AnswerOnWorker), the freed heap goes back to the system once the workers fall
+  /// idle, or a second after the last time under steady load.
   bool TrySubmit(std::function<void()> work);
 
  private:
@@ -31,11 +34,18 @@ class QueryWorkers {
   std::unique_ptr<Impl> impl_;
 };
 
+/// Answers one request on a query worker: `respond` is called exactly once, with `answer()`'s
+/// response, or a JSON 500 (logged) when `answer` throws, std::bad_alloc included. A large
+/// answer, or one during which the resident set grew, asks QueryWorkers to hand the freed heap
+/// back to the system (malloc_trim).
+void AnswerOnWorker(const Responder& respond, const std::function<Response()>& answer);
+
 /// `GET /api/analytics/<metric>` for every metric of domain::AllMetrics(): validates the query
-/// string (400 naming the parameter) on the I/O thread, runs the query service on `workers` and
-/// answers `{"data", "summary"?, "meta"}`.
+/// string on the I/O thread (400 naming the parameter, also when the answer could be larger than
+/// `limits` allow), runs the query service on `workers` (AnswerOnWorker) and answers
+/// `{"data", "summary"?, "meta"}`.
 void AddAnalyticsRoutes(HttpServer& server, app::QueryService& queries, QueryWorkers& workers,
-                        const base::Clock& clock);
+                        const base::Clock& clock, const domain::AnswerLimits& limits = {});
 
 /// `GET /api/docs/openapi.json`: the OpenAPI document of every route (docs/openapi.json).
 void AddOpenApiRoute(HttpServer& server);

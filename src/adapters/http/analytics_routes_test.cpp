@@ -2,10 +2,14 @@
 
 #include <gtest/gtest.h>
 
-#include <boost/json.hpp>
 #include <atomic>
+#include <boost/json.hpp>
+#include <future>
+#include <memory>
 #include <mutex>
+#include <new>
 #include <set>
+#include <stdexcept>
 
 #include "adapters/http/service_routes.hpp"
 #include "app/ingest_service.hpp"
@@ -169,6 +173,133 @@ TEST(OpenApiTest, AnalyticsParametersMatchWhatTheParserAccepts) {
     EXPECT_EQ(names, expected) << path;
     EXPECT_EQ(group_values, std::set<std::string>(spec.group_by.begin(), spec.group_by.end())) << path;
   }
+}
+
+TEST(QueryWorkersTest, WorkThatThrowsEndsNeitherTheWorkerNorTheProcess) {
+  std::atomic<int> done{0};
+  {
+    QueryWorkers workers(1, 2);
+    EXPECT_TRUE(workers.TrySubmit([] { throw std::bad_alloc(); }));
+    EXPECT_TRUE(workers.TrySubmit([] { throw std::runtime_error("boom"); }));
+  }  // joins: both ran and their places in the queue are free again
+  QueryWorkers workers(1, 2);
+  EXPECT_TRUE(workers.TrySubmit([] { throw std::runtime_error("boom"); }));
+  std::promise<void> ran;
+  EXPECT_TRUE(workers.TrySubmit([&] {
+    ++done;
+    ran.set_value();
+  }));
+  ASSERT_EQ(ran.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_EQ(done.load(), 1);
+}
+
+// Calls an analytics route the way the server does and waits for its one response.
+class AnalyticsRoutesTest : public testing::Test {
+ protected:
+  AnalyticsRoutesTest()
+      : clock_(*domain::ParseIsoDateTime("2025-06-01T00:00:00Z")),
+        cache_(clock_, std::chrono::seconds{0}),
+        queries_(store_, *domain::PlanCatalog::Parse(R"({"plans": []})"),
+                 *domain::PriceTable::Parse(R"({"prices": []})"), cache_, {}),
+        server_(HttpServer::Options{}) {}
+
+  struct Reply {
+    Response response;
+    std::shared_ptr<std::atomic<int>> calls;
+  };
+
+  Reply Call(const std::string& path, std::map<std::string, std::string> query = {}) {
+    std::string methods;
+    const auto* route = server_.Find("GET", path, methods);
+    EXPECT_NE(route, nullptr) << path;
+    if (route == nullptr) return {};
+    auto promise = std::make_shared<std::promise<Response>>();
+    auto calls = std::make_shared<std::atomic<int>>(0);
+    Request req;
+    req.method = "GET";
+    req.path = path;
+    req.query = std::move(query);
+    route->handler(req, [promise, calls](Response r) {
+      if (calls->fetch_add(1) == 0) promise->set_value(std::move(r));
+    });
+    auto future = promise->get_future();
+    EXPECT_EQ(future.wait_for(std::chrono::seconds(10)), std::future_status::ready) << path;
+    return {future.get(), calls};
+  }
+
+  base::FixedClock clock_;
+  app::testing::FakeAnalyticsStore store_;
+  app::ResponseCache cache_;
+  app::QueryService queries_;
+  HttpServer server_;
+};
+
+TEST_F(AnalyticsRoutesTest, AnExceptionInTheQueryOnAWorkerIsAJson500) {
+  Reply failed, ok;
+  {
+    QueryWorkers workers(1, 4);
+    AddAnalyticsRoutes(server_, queries_, workers, clock_);
+    store_.throw_bad_alloc = true;
+    failed = Call("/api/analytics/users/count");
+    // The same worker answers the next request.
+    store_.throw_bad_alloc = false;
+    store_.signups = {3, 1};
+    ok = Call("/api/analytics/users/count");
+  }  // joins the worker: a second response would have been sent by now
+  EXPECT_EQ(failed.response.status, 500);
+  EXPECT_EQ(failed.response.content_type, "application/json");
+  const auto error = json::parse(failed.response.body).at("error");
+  EXPECT_EQ(error.at("code").as_string(), "internal");
+  EXPECT_EQ(failed.response.body.find("bad_alloc"), std::string::npos) << failed.response.body;
+  ASSERT_EQ(ok.response.status, 200) << ok.response.body;
+  EXPECT_EQ(json::parse(ok.response.body).at("data").at(0).at("totalUsers").as_int64(), 3);
+  EXPECT_EQ(store_.calls, 2);
+  ASSERT_TRUE(failed.calls && ok.calls);
+  EXPECT_EQ(failed.calls->load(), 1);
+  EXPECT_EQ(ok.calls->load(), 1);
+}
+
+TEST_F(AnalyticsRoutesTest, AnAnswerOverTheLimitsIsRefusedBeforeAnyQuery) {
+  QueryWorkers workers(1, 4);
+  AddAnalyticsRoutes(server_, queries_, workers, clock_, {.max_cells = 24, .max_groups = 2});
+  const auto refused = Call("/api/analytics/chat/messages", {{"startDate", "2025-05-01T00:00:00Z"},
+                                                             {"endDate", "2025-05-01T09:00:00Z"},
+                                                             {"granularity", "hour"},
+                                                             {"groupBy", "model"}});
+  EXPECT_EQ(refused.response.status, 400);
+  const auto error = json::parse(refused.response.body).at("error");
+  EXPECT_EQ(error.at("field").as_string(), "granularity");
+  EXPECT_NE(std::string(error.at("message").as_string()).find("limit of 24"), std::string::npos);
+  EXPECT_EQ(store_.calls, 0);
+  const auto ok = Call("/api/analytics/chat/messages", {{"startDate", "2025-05-01T00:00:00Z"},
+                                                        {"endDate", "2025-05-01T08:00:00Z"},
+                                                        {"granularity", "hour"},
+                                                        {"groupBy", "model"}});
+  EXPECT_EQ(ok.response.status, 200) << ok.response.body;
+}
+
+TEST(AnswerOnWorkerTest, RespondsOnceWhateverTheAnswerThrows) {
+  std::vector<Response> sent;
+  const Responder respond = [&](Response r) { sent.push_back(std::move(r)); };
+  AnswerOnWorker(respond, []() -> Response { throw std::runtime_error("engine says no"); });
+  AnswerOnWorker(respond, []() -> Response { throw 42; });
+  AnswerOnWorker(respond, [] { return Response{200, "application/json", "{}", {}}; });
+  ASSERT_EQ(sent.size(), 3u);
+  EXPECT_EQ(sent[0].status, 500);
+  EXPECT_EQ(sent[0].body.find("engine says no"), std::string::npos);
+  EXPECT_EQ(sent[1].status, 500);
+  EXPECT_EQ(sent[2].status, 200);
+}
+
+TEST(AnswerOnWorkerTest, ARespondThatThrowsIsRetriedWithAnError) {
+  std::vector<int> statuses;
+  int attempts = 0;
+  const Responder respond = [&](Response r) {
+    if (++attempts == 1) throw std::bad_alloc();
+    statuses.push_back(r.status);
+  };
+  AnswerOnWorker(respond, [] { return Response{200, "application/json", "{}", {}}; });
+  EXPECT_EQ(statuses, std::vector<int>{500});
 }
 
 }  // namespace

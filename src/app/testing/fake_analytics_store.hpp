@@ -4,6 +4,7 @@
 // and counts its calls.
 
 #include <map>
+#include <new>
 #include <string>
 
 #include "app/ports/analytics_store.hpp"
@@ -31,6 +32,7 @@ class FakeAnalyticsStore final : public AnalyticsStore {
   std::vector<std::pair<std::string, std::string>> last_excluded;
   std::vector<LatencyStats> latencies;
   bool fail = false;
+  bool throw_bad_alloc = false;  ///< every read throws std::bad_alloc
   int calls = 0;
 
   base::Result<SignupTotals> Signups(const domain::TimeRange&) override { return Answer(signups); }
@@ -83,6 +85,7 @@ class FakeAnalyticsStore final : public AnalyticsStore {
   template <typename T>
   base::Result<T> Answer(const T& value) {
     ++calls;
+    if (throw_bad_alloc) throw std::bad_alloc();
     if (fail) return base::Fail(base::Error::Unavailable("storage down"));
     return value;
   }
