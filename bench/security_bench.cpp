@@ -90,7 +90,7 @@ int main(int argc, char** argv) {
   CLI::App app{"cost of authentication and rate limiting: the same load with them on and off"};
   std::uint64_t events = 1'000'000;
   int queries = 2000;
-  int rounds = 2;
+  int rounds = 3;
   std::string work_dir =
       (std::filesystem::temp_directory_path() / "analytics-security-bench").string();
   app.add_option("--events", events, "events ingested per run")->capture_default_str();
@@ -133,11 +133,12 @@ int main(int argc, char** argv) {
       (secured ? on : off).push_back(*s);
     }
   }
-  const auto median = [](std::vector<Sample> v, double Sample::*field) {
+  const auto median = [](const std::vector<Sample>& v, double Sample::*field) {
     std::vector<double> x;
     for (const auto& s : v) x.push_back(s.*field);
     std::ranges::sort(x);
-    return x[x.size() / 2];
+    const std::size_t n = x.size();
+    return n % 2 == 1 ? x[n / 2] : (x[n / 2 - 1] + x[n / 2]) / 2;
   };
   const double ingest_on = median(on, &Sample::events_per_s),
                ingest_off = median(off, &Sample::events_per_s);
